@@ -1,0 +1,915 @@
+/* The one configuration struct: defaults, then the file, then [service NAME], then arguments. */
+#include "buildconf.h"
+
+#include "config.h"
+#include "safefile.h"
+#include "secretname.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATH_LEN 4096
+#define MAX_LIST_ITEMS 256
+#define MAX_SECTIONS 64
+
+typedef int (*setter_fn)(struct csms_config *cfg, const char *value, char *err, size_t errlen);
+
+struct key_def {
+	const char *name;
+	bool policy; /* may appear in [service NAME] */
+	setter_fn set;
+};
+
+/* ---- value parsers ---------------------------------------------------------------- */
+
+int csms_bool_parse(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int csms_duration_parse(const char *s, int64_t *ms)
+{
+	int64_t n = 0, mult;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (INT64_MAX - 9) / 10)
+			return -ERANGE;
+		n = n * 10 + (*p - '0');
+	}
+	if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600 * 1000;
+	else
+		return -EINVAL;
+	if (n > INT64_MAX / mult)
+		return -ERANGE;
+	*ms = n * mult;
+	return 0;
+}
+
+static bool all_chars_in(const char *s, const char *extra)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (strchr(extra, c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static bool has_control_or_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+			return true;
+	return false;
+}
+
+static int replace_str(char **slot, const char *value, char *err, size_t errlen)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL) {
+		csms_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static void list_free(struct csms_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static int list_parse(struct csms_list *out, const char *value, const char *key, char *err,
+		      size_t errlen)
+{
+	struct csms_list l = { 0 };
+	const char *p = value;
+	int rc = -EINVAL;
+
+	if (*value == '\0')
+		goto done;
+	l.items = calloc(MAX_LIST_ITEMS, sizeof(*l.items));
+	if (l.items == NULL) {
+		csms_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			csms_errf(err, errlen, "%s: empty entry in the comma-separated list", key);
+			goto fail;
+		}
+		if (l.n == MAX_LIST_ITEMS) {
+			csms_errf(err, errlen, "%s: more than %d entries", key, MAX_LIST_ITEMS);
+			goto fail;
+		}
+		l.items[l.n] = strndup(p, len);
+		if (l.items[l.n] == NULL) {
+			csms_errf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (has_control_or_space(l.items[l.n++])) {
+			csms_errf(err, errlen, "%s: entry with a space or control character", key);
+			goto fail;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+done:
+	list_free(out);
+	*out = l;
+	return 0;
+fail:
+	list_free(&l);
+	return rc;
+}
+
+bool csms_list_contains(const struct csms_list *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i], s) == 0)
+			return true;
+	return false;
+}
+
+static int set_path(char **slot, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (value[0] != '/' || strlen(value) > MAX_PATH_LEN || has_control_or_space(value)) {
+		csms_errf(err, errlen, "%s: '%s' is not an absolute path", key, value);
+		return -EINVAL;
+	}
+	return replace_str(slot, value, err, errlen);
+}
+
+/* ---- setters, one per key ----------------------------------------------------------- */
+
+static int set_region(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 32 || v[0] == '-' || !all_chars_in(v, "-")) {
+		csms_errf(err, errlen, "region: '%s' is not a region id such as cn-north-4", v);
+		return -EINVAL;
+	}
+	return replace_str(&cfg->region, v, err, errlen);
+}
+
+/* https://host[:port] and nothing else: no user info, path, query or fragment. */
+static bool endpoint_valid(const char *v)
+{
+	const char *h = v + 8, *p;
+	size_t hl;
+
+	if (strncmp(v, "https://", 8) != 0)
+		return false;
+	if (*h == '[') {
+		p = strchr(h, ']');
+		if (p == NULL || p == h + 1 || (size_t)(p - h) > 46)
+			return false;
+		for (const char *q = h + 1; q < p; q++)
+			if (strchr("0123456789abcdefABCDEF:.", *q) == NULL)
+				return false;
+		p++;
+	} else {
+		p = h;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
+			p++;
+		hl = (size_t)(p - h);
+		if (hl == 0 || hl > 253 || h[0] == '.' || h[0] == '-' || h[hl - 1] == '-')
+			return false;
+	}
+	if (*p == ':') {
+		long port = 0;
+		const char *d = ++p;
+
+		while (*p >= '0' && *p <= '9' && p - d < 6)
+			port = port * 10 + (*p++ - '0');
+		if (p == d || port < 1 || port > 65535)
+			return false;
+	}
+	return *p == '\0';
+}
+
+static int set_endpoint(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (!endpoint_valid(v)) {
+		csms_errf(err, errlen,
+			  "endpoint: '%s' is not https://host[:port] (no path, query, user info or "
+			  "other scheme)",
+			  v);
+		return -EINVAL;
+	}
+	return replace_str(&cfg->endpoint, v, err, errlen);
+}
+
+static int set_project_id(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 64 || !all_chars_in(v, "_-")) {
+		csms_errf(err, errlen, "project_id: must be 1 to 64 of A-Z a-z 0-9 _ -");
+		return -EINVAL;
+	}
+	return replace_str(&cfg->project_id, v, err, errlen);
+}
+
+static int set_auth(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "token") == 0) {
+		cfg->auth = CSMS_AUTH_TOKEN;
+		return 0;
+	}
+	if (strcmp(v, "aksk") == 0 || strcmp(v, "metadata") == 0) {
+		csms_errf(err, errlen, "auth: '%s' is not supported yet; use auth = token", v);
+		return -ENOTSUP;
+	}
+	csms_errf(err, errlen, "auth: '%s' is not one of token, aksk, metadata", v);
+	return -EINVAL;
+}
+
+static int set_token_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return set_path(&cfg->token_file, "token_file", v, err, errlen);
+}
+
+static int set_unsupported(const char *key, char *err, size_t errlen)
+{
+	csms_errf(err, errlen, "%s: not supported yet in this version; remove it", key);
+	return -ENOTSUP;
+}
+
+static int set_credentials_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)v;
+	return set_unsupported("credentials_file", err, errlen);
+}
+
+static int set_metadata_url(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)v;
+	return set_unsupported("metadata_url", err, errlen);
+}
+
+static int set_cache_dir(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)v;
+	return set_unsupported("cache_dir", err, errlen);
+}
+
+static int set_cache_ttl(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)v;
+	return set_unsupported("cache_ttl", err, errlen);
+}
+
+static int set_offline_grace(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)v;
+	return set_unsupported("offline_grace", err, errlen);
+}
+
+static int set_secret(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	char why[CSMS_ERRLEN];
+
+	if (csms_secret_template_check(v, why, sizeof(why)) != 0) {
+		csms_errf(err, errlen, "secret: %s", why);
+		return -EINVAL;
+	}
+	return replace_str(&cfg->secret_template, v, err, errlen);
+}
+
+static int set_fail_mode(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "closed") == 0)
+		cfg->fail_mode = CSMS_FAIL_CLOSED;
+	else if (strcmp(v, "open") == 0)
+		cfg->fail_mode = CSMS_FAIL_OPEN;
+	else {
+		csms_errf(err, errlen, "fail_mode: '%s' is not closed or open", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_on_missing(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "deny") == 0)
+		cfg->on_missing = CSMS_MISSING_DENY;
+	else if (strcmp(v, "ignore") == 0)
+		cfg->on_missing = CSMS_MISSING_IGNORE;
+	else {
+		csms_errf(err, errlen, "on_missing: '%s' is not deny or ignore", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_bypass_users(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return list_parse(&cfg->bypass_users, v, "bypass_users", err, errlen);
+}
+
+static int set_bypass_groups(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return list_parse(&cfg->bypass_groups, v, "bypass_groups", err, errlen);
+}
+
+static int set_deny_message(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
+			csms_errf(err, errlen, "deny_message: contains a control character");
+			return -EINVAL;
+		}
+	}
+	return replace_str(&cfg->deny_message, v, err, errlen);
+}
+
+static int parse_ranged_duration(const char *key, const char *v, int64_t lo, int64_t hi,
+				 int64_t *out, char *err, size_t errlen)
+{
+	int64_t ms;
+
+	if (csms_duration_parse(v, &ms) != 0 || ms < lo || ms > hi) {
+		csms_errf(err, errlen,
+			  "%s: '%s' is not a duration from %lldms to %llds (e.g. 5s, 500ms)", key, v,
+			  (long long)lo, (long long)hi / 1000);
+		return -EINVAL;
+	}
+	*out = ms;
+	return 0;
+}
+
+static int set_timeout(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return parse_ranged_duration("timeout", v, 100, 60000, &cfg->timeout_ms, err, errlen);
+}
+
+static int set_connect_timeout(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	int rc = parse_ranged_duration("connect_timeout", v, 100, 60000, &cfg->connect_timeout_ms,
+				       err, errlen);
+
+	if (rc == 0)
+		cfg->connect_timeout_set = true;
+	return rc;
+}
+
+static int set_retries(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (v[0] < '0' || v[0] > '5' || v[1] != '\0') {
+		csms_errf(err, errlen, "retries: '%s' is not a whole number from 0 to 5", v);
+		return -EINVAL;
+	}
+	cfg->retries = v[0] - '0';
+	return 0;
+}
+
+static int set_ca_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return set_path(&cfg->ca_file, "ca_file", v, err, errlen);
+}
+
+static int set_ca_path(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return set_path(&cfg->ca_path, "ca_path", v, err, errlen);
+}
+
+static int set_proxy(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	const char *h = strncmp(v, "http://", 7) == 0	 ? v + 7
+			: strncmp(v, "https://", 8) == 0 ? v + 8
+							 : NULL;
+
+	if (h == NULL || *h == '\0' || *h == '/' || *h == ':' || strlen(v) > 1024 ||
+	    has_control_or_space(v)) {
+		csms_errf(err, errlen, "proxy: '%s' is not an http:// or https:// proxy URL", v);
+		return -EINVAL;
+	}
+	return replace_str(&cfg->proxy, v, err, errlen);
+}
+
+static int set_debug(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (csms_bool_parse(v, &cfg->debug) != 0) {
+		csms_errf(err, errlen, "debug: '%s' is not yes or no", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct key_def keys[] = {
+	{ "region", false, set_region },
+	{ "endpoint", false, set_endpoint },
+	{ "project_id", false, set_project_id },
+	{ "auth", false, set_auth },
+	{ "token_file", false, set_token_file },
+	{ "credentials_file", false, set_credentials_file },
+	{ "metadata_url", false, set_metadata_url },
+	{ "secret", true, set_secret },
+	{ "fail_mode", true, set_fail_mode },
+	{ "on_missing", true, set_on_missing },
+	{ "bypass_users", true, set_bypass_users },
+	{ "bypass_groups", true, set_bypass_groups },
+	{ "deny_message", true, set_deny_message },
+	{ "timeout", false, set_timeout },
+	{ "connect_timeout", false, set_connect_timeout },
+	{ "retries", false, set_retries },
+	{ "ca_file", false, set_ca_file },
+	{ "ca_path", false, set_ca_path },
+	{ "proxy", false, set_proxy },
+	{ "cache_dir", false, set_cache_dir },
+	{ "cache_ttl", true, set_cache_ttl },
+	{ "offline_grace", true, set_offline_grace },
+	{ "debug", true, set_debug },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+const char *const csms_config_keys[] = {
+	"region",	 "endpoint",   "project_id",   "auth",	    "token_file",
+	"credentials_file", "metadata_url", "secret",	    "fail_mode",    "on_missing",
+	"bypass_users",	 "bypass_groups", "deny_message", "timeout",	    "connect_timeout",
+	"retries",	 "ca_file",    "ca_path",      "proxy",	    "cache_dir",
+	"cache_ttl",	 "offline_grace", "debug",	    NULL,
+};
+
+static const struct key_def *key_find(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* The single setter every layer goes through. */
+static int config_set(struct csms_config *cfg, const char *key, const char *value, bool policy_only,
+		      char *err, size_t errlen)
+{
+	const struct key_def *k = key_find(key);
+
+	if (k == NULL) {
+		csms_errf(err, errlen, "unknown key '%s'", key);
+		return -EINVAL;
+	}
+	if (policy_only && !k->policy) {
+		csms_errf(err, errlen, "key '%s' cannot be set per service; move it to [csms]", key);
+		return -EINVAL;
+	}
+	return k->set(cfg, value, err, errlen);
+}
+
+/* ---- init / free ---------------------------------------------------------------------- */
+
+int csms_config_init(struct csms_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->auth = CSMS_AUTH_TOKEN;
+	cfg->fail_mode = CSMS_FAIL_CLOSED;
+	cfg->on_missing = CSMS_MISSING_DENY;
+	cfg->timeout_ms = 5000;
+	cfg->connect_timeout_ms = 2000;
+	cfg->retries = 2;
+	cfg->token_file = strdup(CSMS_DEFAULT_TOKEN_FILE);
+	cfg->secret_template = strdup("%u");
+	if (cfg->token_file == NULL || cfg->secret_template == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void csms_config_free(struct csms_config *cfg)
+{
+	free(cfg->conf_path);
+	free(cfg->region);
+	free(cfg->endpoint);
+	free(cfg->project_id);
+	free(cfg->token_file);
+	free(cfg->secret_template);
+	list_free(&cfg->bypass_users);
+	list_free(&cfg->bypass_groups);
+	free(cfg->deny_message);
+	free(cfg->ca_file);
+	free(cfg->ca_path);
+	free(cfg->proxy);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the file ------------------------------------------------------------------------- */
+
+struct section_seen {
+	char *name;
+	unsigned lineno;
+	unsigned char keyseen[NKEYS];
+};
+
+struct pending_kv {
+	char *key;
+	char *value;
+};
+
+struct parse_ctx {
+	struct csms_config *cfg;
+	const char *service;
+	struct section_seen sections[MAX_SECTIONS];
+	size_t nsections;
+	struct pending_kv pending[NKEYS];
+	size_t npending;
+	char msg[CSMS_ERRLEN];
+	int rc;
+};
+
+static bool service_name_valid(const char *s, size_t n)
+{
+	/* inih keeps 50 bytes of a section name, "service " included */
+	if (n == 0 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void ctx_fail(struct parse_ctx *ctx, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ctx_fail(struct parse_ctx *ctx, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->rc != 0)
+		return;
+	ctx->rc = rc;
+	va_start(ap, fmt);
+	if (vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap) < 0)
+		ctx->msg[0] = '\0';
+	va_end(ap);
+}
+
+/*
+ * Before inih sees the text: a NUL, an over-long line (inih r55 would parse its tail as a
+ * new line) or an unknown or repeated section header rejects the whole file.
+ */
+static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, size_t len, char *err,
+		   size_t errlen)
+{
+	const char *p = buf, *end = buf + len;
+	unsigned lineno = 0;
+
+	if (len > CSMS_CONFIG_MAX_SIZE) {
+		csms_errf(err, errlen, "%s: larger than %d bytes", name, CSMS_CONFIG_MAX_SIZE);
+		return -EFBIG;
+	}
+	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		const char *s = p, *e = eol;
+
+		lineno++;
+		if (memchr(p, '\0', (size_t)(eol - p)) != NULL) {
+			csms_errf(err, errlen, "%s:%u: contains a NUL byte", name, lineno);
+			return -EINVAL;
+		}
+		if ((size_t)(eol - p) > CSMS_CONFIG_MAX_LINE) {
+			csms_errf(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
+				  CSMS_CONFIG_MAX_LINE);
+			return -EINVAL;
+		}
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (s < e && *s == '[') {
+			const char *close = memchr(s, ']', (size_t)(e - s));
+			size_t n;
+			struct section_seen *sec;
+
+			if (close == NULL || close + 1 != e) {
+				csms_errf(err, errlen, "%s:%u: malformed section header", name,
+					  lineno);
+				return -EINVAL;
+			}
+			s++;
+			n = (size_t)(close - s);
+			if (!(n == 4 && memcmp(s, "csms", 4) == 0) &&
+			    !(n > 8 && memcmp(s, "service ", 8) == 0 &&
+			      service_name_valid(s + 8, n - 8))) {
+				csms_errf(err, errlen,
+					  "%s:%u: unknown section [%.*s]; only [csms] and [service "
+					  "NAME] are allowed",
+					  name, lineno, (int)(n > 64 ? 64 : n), s);
+				return -EINVAL;
+			}
+			for (size_t i = 0; i < ctx->nsections; i++) {
+				if (strlen(ctx->sections[i].name) == n &&
+				    memcmp(ctx->sections[i].name, s, n) == 0) {
+					csms_errf(err, errlen,
+						  "%s:%u: section [%.*s] repeated (first on line %u)",
+						  name, lineno, (int)n, s, ctx->sections[i].lineno);
+					return -EINVAL;
+				}
+			}
+			if (ctx->nsections == MAX_SECTIONS) {
+				csms_errf(err, errlen, "%s:%u: more than %d sections", name, lineno,
+					  MAX_SECTIONS);
+				return -EINVAL;
+			}
+			sec = &ctx->sections[ctx->nsections];
+			sec->name = strndup(s, n);
+			if (sec->name == NULL) {
+				csms_errf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			sec->lineno = lineno;
+			ctx->nsections++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+static struct section_seen *section_find(struct parse_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->nsections; i++)
+		if (strcmp(ctx->sections[i].name, name) == 0)
+			return &ctx->sections[i];
+	return NULL;
+}
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	struct section_seen *sec = section_find(ctx, section);
+	const struct key_def *k = key_find(name);
+	bool is_service = strncmp(section, "service ", 8) == 0;
+	char why[CSMS_ERRLEN];
+	int rc;
+
+	if (ctx->rc != 0)
+		return 0;
+	if (section[0] == '\0' || sec == NULL) {
+		ctx_fail(ctx, -EINVAL, "key '%s' outside a section; put it under [csms]", name);
+		return 0;
+	}
+	if (k == NULL) {
+		ctx_fail(ctx, -EINVAL, "unknown key '%s' in [%s]", name, section);
+		return 0;
+	}
+	if (sec->keyseen[k - keys]) {
+		/* also catches an indented continuation line, which inih reports as a repeat */
+		ctx_fail(ctx, -EINVAL, "key '%s' repeated in [%s]", name, section);
+		return 0;
+	}
+	sec->keyseen[k - keys] = 1;
+
+	if (!is_service) {
+		rc = config_set(ctx->cfg, name, value, false, why, sizeof(why));
+	} else {
+		/* Check every service section, apply only ours, and only after [csms]. */
+		struct csms_config scratch;
+
+		rc = csms_config_init(&scratch);
+		if (rc == 0)
+			rc = config_set(&scratch, name, value, true, why, sizeof(why));
+		else
+			csms_strlcpy(why, "out of memory", sizeof(why));
+		csms_config_free(&scratch);
+		if (rc == 0 && ctx->service != NULL && strcmp(section + 8, ctx->service) == 0) {
+			struct pending_kv *kv = &ctx->pending[ctx->npending];
+
+			kv->key = strdup(name);
+			kv->value = strdup(value);
+			ctx->npending++;
+			if (kv->key == NULL || kv->value == NULL) {
+				rc = -ENOMEM;
+				csms_strlcpy(why, "out of memory", sizeof(why));
+			}
+		}
+	}
+	if (rc != 0) {
+		ctx_fail(ctx, rc, "%s", why);
+		return 0;
+	}
+	return 1;
+}
+
+static int finish(struct csms_config *cfg, const char *name, char *err, size_t errlen)
+{
+	if (cfg->project_id == NULL) {
+		csms_errf(err, errlen, "%s: missing required key 'project_id' in [csms]", name);
+		return -EINVAL;
+	}
+	if (cfg->endpoint == NULL) {
+		char buf[128];
+
+		if (cfg->region == NULL) {
+			csms_errf(err, errlen, "%s: set 'region' or 'endpoint' in [csms]", name);
+			return -EINVAL;
+		}
+		snprintf(buf, sizeof(buf), "https://kms.%s.myhuaweicloud.com", cfg->region);
+		if (replace_str(&cfg->endpoint, buf, err, errlen) != 0)
+			return -ENOMEM;
+	}
+	if (!cfg->connect_timeout_set) {
+		if (cfg->connect_timeout_ms > cfg->timeout_ms)
+			cfg->connect_timeout_ms = cfg->timeout_ms;
+	} else if (cfg->connect_timeout_ms > cfg->timeout_ms) {
+		csms_errf(err, errlen, "%s: connect_timeout (%lldms) is longer than timeout (%lldms)",
+			  name, (long long)cfg->connect_timeout_ms, (long long)cfg->timeout_ms);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Module arguments and csms-check -o: key=value, or the bare word debug. conf= is done. */
+static int apply_args(struct csms_config *cfg, int argc, const char *const *argv, char *err,
+		      size_t errlen)
+{
+	unsigned char seen[NKEYS + 1] = { 0 };
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *eq = strchr(arg, '=');
+		char key[64], why[CSMS_ERRLEN];
+		const struct key_def *k;
+		size_t kl;
+		int rc;
+
+		if (strcmp(arg, "debug") == 0) {
+			eq = "=yes";
+			kl = 5;
+		} else if (eq == NULL) {
+			csms_errf(err, errlen, "module argument '%.64s': expected key=value", arg);
+			return -EINVAL;
+		} else {
+			kl = (size_t)(eq - arg);
+		}
+		if (kl >= sizeof(key)) {
+			csms_errf(err, errlen, "module argument '%.64s': unknown key", arg);
+			return -EINVAL;
+		}
+		memcpy(key, arg, kl);
+		key[kl] = '\0';
+		if (strcmp(key, "conf") == 0) {
+			if (seen[NKEYS]++) {
+				csms_errf(err, errlen, "module argument 'conf' given twice");
+				return -EINVAL;
+			}
+			continue;
+		}
+		k = key_find(key);
+		if (k == NULL) {
+			csms_errf(err, errlen, "module argument '%.64s': unknown key '%s'", arg, key);
+			return -EINVAL;
+		}
+		if (seen[k - keys]++) {
+			csms_errf(err, errlen, "module argument '%s' given twice", key);
+			return -EINVAL;
+		}
+		rc = config_set(cfg, key, eq + 1, false, why, sizeof(why));
+		if (rc != 0) {
+			csms_errf(err, errlen, "module argument: %s", why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int csms_config_load_buffer(struct csms_config *cfg, const char *name, const char *buf, size_t len,
+			    const char *service, int argc, const char *const *argv, char *err,
+			    size_t errlen)
+{
+	struct parse_ctx ctx;
+	char *text = NULL;
+	int rc, line;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.service = service;
+
+	rc = prescan(&ctx, name, buf, len, err, errlen);
+	if (rc != 0)
+		goto out;
+	text = strndup(buf, len);
+	if (text == NULL) {
+		rc = -ENOMEM;
+		csms_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	line = ini_parse_string(text, on_ini_entry, &ctx);
+	if (line == -2 || ctx.rc == -ENOMEM) {
+		rc = -ENOMEM;
+		csms_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (line != 0 || ctx.rc != 0) {
+		/* inih keeps going after an error: any non-zero result rejects the whole file. */
+		rc = ctx.rc != 0 ? ctx.rc : -EINVAL;
+		csms_errf(err, errlen, "%s:%d: %s", name, line,
+			  ctx.msg[0] ? ctx.msg : "syntax error (expected [section] or key = value)");
+		goto out;
+	}
+	for (size_t i = 0; i < ctx.npending; i++) {
+		char why[CSMS_ERRLEN];
+
+		rc = config_set(cfg, ctx.pending[i].key, ctx.pending[i].value, true, why,
+				sizeof(why));
+		if (rc != 0) {
+			csms_errf(err, errlen, "%s: [service %s]: %s", name, service, why);
+			goto out;
+		}
+	}
+	rc = apply_args(cfg, argc, argv, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = finish(cfg, name, err, errlen);
+out:
+	for (size_t i = 0; i < ctx.nsections; i++)
+		free(ctx.sections[i].name);
+	for (size_t i = 0; i < ctx.npending; i++) {
+		free(ctx.pending[i].key);
+		free(ctx.pending[i].value);
+	}
+	free(text);
+	return rc;
+}
+
+int csms_config_load(struct csms_config *cfg, const char *service, int argc, const char *const *argv,
+		     char *err, size_t errlen)
+{
+	const char *path = CSMS_DEFAULT_CONF;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "conf=", 5) == 0)
+			path = argv[i] + 5;
+
+	rc = replace_str(&cfg->conf_path, path, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = csms_file_read(path, CSMS_CONFIG_MAX_SIZE, 0, &buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = csms_config_load_buffer(cfg, path, buf, len, service, argc, argv, err, errlen);
+	free(buf);
+	return rc;
+}

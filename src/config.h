@@ -1,0 +1,77 @@
+/* The one configuration struct: defaults, then the file, then [service NAME], then arguments. */
+#ifndef CSMS_CONFIG_H
+#define CSMS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CSMS_DEFAULT_CONF "/etc/security/pam_csms.conf"
+#define CSMS_DEFAULT_TOKEN_FILE "/etc/security/pam_csms.token"
+#define CSMS_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define CSMS_CONFIG_MAX_SIZE (64 * 1024)
+/* inih r55 splits longer lines in two (its buffer is 200 bytes with newline and NUL). */
+#define CSMS_CONFIG_MAX_LINE 198
+
+enum csms_auth { CSMS_AUTH_TOKEN, CSMS_AUTH_AKSK, CSMS_AUTH_METADATA };
+enum csms_fail_mode { CSMS_FAIL_CLOSED, CSMS_FAIL_OPEN };
+enum csms_on_missing { CSMS_MISSING_DENY, CSMS_MISSING_IGNORE };
+
+struct csms_list {
+	char **items;
+	size_t n;
+};
+
+struct csms_config {
+	char *conf_path;
+	char *region;
+	char *endpoint; /* https://host[:port], derived from region when not given */
+	char *project_id;
+	enum csms_auth auth;
+	char *token_file;
+	char *secret_template;
+	enum csms_fail_mode fail_mode;
+	enum csms_on_missing on_missing;
+	struct csms_list bypass_users;
+	struct csms_list bypass_groups;
+	char *deny_message;
+	int64_t timeout_ms;
+	int64_t connect_timeout_ms;
+	bool connect_timeout_set;
+	int retries;
+	char *ca_file;
+	char *ca_path;
+	char *proxy;
+	bool debug;
+};
+
+/* Fill in the defaults; the struct may then be freed at any point. Returns 0 or -ENOMEM. */
+int csms_config_init(struct csms_config *cfg);
+void csms_config_free(struct csms_config *cfg);
+
+/*
+ * Build the configuration for PAM service `service` (may be NULL) from the module
+ * arguments: conf=PATH picks the file (default CSMS_DEFAULT_CONF), the file's [csms]
+ * and [service NAME] sections follow, and the other arguments override both.
+ * `overrides` (csms-check -o) are treated like module arguments.
+ * Returns 0, or a negative errno with one line in err naming the file, line and problem.
+ */
+int csms_config_load(struct csms_config *cfg, const char *service, int argc, const char *const *argv,
+		     char *err, size_t errlen);
+
+/* Parse config text (`name` is used in messages); then apply `argv` and finish checks. */
+int csms_config_load_buffer(struct csms_config *cfg, const char *name, const char *buf, size_t len,
+			    const char *service, int argc, const char *const *argv, char *err,
+			    size_t errlen);
+
+/* Parse "5s", "250ms", "2m", "1h", "30" (seconds) into milliseconds. 0 or -EINVAL/-ERANGE. */
+int csms_duration_parse(const char *s, int64_t *ms);
+/* yes/no/true/false/on/off/1/0. Returns 0 or -EINVAL. */
+int csms_bool_parse(const char *s, bool *out);
+
+bool csms_list_contains(const struct csms_list *l, const char *s);
+
+/* The keys the parser accepts, NULL-terminated (used to check the docs cover them all). */
+extern const char *const csms_config_keys[];
+
+#endif

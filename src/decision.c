@@ -1,0 +1,271 @@
+/* The check itself: bypass, secret name, token, ShowSecret, reply -> verdict. No PAM here. */
+#include "buildconf.h"
+
+#include "decision.h"
+#include "http.h"
+#include "response.h"
+#include "safefile.h"
+#include "secretname.h"
+#include "token.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CA_FILE_MAX (4 * 1024 * 1024)
+
+static bool is_bypassed(const struct csms_request *rq)
+{
+	const struct csms_config *cfg = rq->cfg;
+
+	if (rq->user == NULL)
+		return false;
+	if (csms_list_contains(&cfg->bypass_users, rq->user))
+		return true;
+	for (size_t i = 0; i < cfg->bypass_groups.n; i++)
+		if (rq->in_group != NULL &&
+		    rq->in_group(rq->group_ctx, rq->user, cfg->bypass_groups.items[i]) == 1)
+			return true;
+	return false;
+}
+
+/* CSMS could not give an answer: fail_mode decides, never a config error. */
+static void cannot_answer(const struct csms_config *cfg, struct csms_verdict *v,
+			  enum csms_reason reason)
+{
+	v->decision =
+		cfg->fail_mode == CSMS_FAIL_OPEN ? CSMS_DECISION_FAIL_OPEN : CSMS_DECISION_UNAVAILABLE;
+	v->reason = reason;
+}
+
+static void not_found(const struct csms_config *cfg, struct csms_verdict *v)
+{
+	v->decision =
+		cfg->on_missing == CSMS_MISSING_IGNORE ? CSMS_DECISION_IGNORE : CSMS_DECISION_DENY;
+	v->reason = CSMS_REASON_NOT_FOUND;
+}
+
+static void from_transport_failure(const struct csms_config *cfg,
+				   const struct csms_http_response *resp, struct csms_verdict *v)
+{
+	switch (resp->result) {
+	case CSMS_HTTP_TLS:
+		cannot_answer(cfg, v, CSMS_REASON_TLS);
+		break;
+	case CSMS_HTTP_TIMEOUT:
+		cannot_answer(cfg, v, CSMS_REASON_TIMEOUT);
+		break;
+	case CSMS_HTTP_TOO_BIG:
+	case CSMS_HTTP_TRUNCATED:
+		cannot_answer(cfg, v, CSMS_REASON_BAD_RESPONSE);
+		break;
+	case CSMS_HTTP_PROTOCOL:
+		cannot_answer(cfg, v, CSMS_REASON_HTTP);
+		break;
+	case CSMS_HTTP_CA:
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_CONFIG;
+		break;
+	case CSMS_HTTP_MEMORY:
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_MEMORY;
+		break;
+	case CSMS_HTTP_REFUSED:
+		/* the caller's environment must never be a way to fail open */
+		v->decision = CSMS_DECISION_UNAVAILABLE;
+		v->reason = CSMS_REASON_TLS;
+		break;
+	case CSMS_HTTP_NETWORK:
+	case CSMS_HTTP_OK:
+		cannot_answer(cfg, v, CSMS_REASON_NETWORK);
+		break;
+	}
+}
+
+static void from_status_200(const struct csms_request *rq, const struct csms_http_response *resp,
+			    struct csms_verdict *v)
+{
+	struct csms_secret_info info;
+	char why[CSMS_ERRLEN];
+
+	if (!csms_content_type_is_json(resp->content_type)) {
+		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
+		csms_errf(v->detail, sizeof(v->detail), "reply Content-Type is not application/json");
+		return;
+	}
+	if (csms_response_parse_secret(resp->body, resp->body_len, v->secret, rq->want_metadata,
+				       &info, why, sizeof(why)) != 0) {
+		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
+		csms_strlcpy(v->detail, why, sizeof(v->detail));
+		return;
+	}
+	v->metadata_json = info.metadata_json;
+	v->reason = CSMS_REASON_STATE;
+	v->has_state = info.kind == CSMS_STATE_STRING;
+	memcpy(v->state, info.state, sizeof(v->state));
+	v->state_len = info.state_len;
+	v->decision = info.enabled ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
+	if (info.kind == CSMS_STATE_ABSENT)
+		csms_strlcpy(v->detail, "secret has no state", sizeof(v->detail));
+	else if (info.kind == CSMS_STATE_NOT_STRING)
+		csms_strlcpy(v->detail, "secret state is not a string", sizeof(v->detail));
+}
+
+static void from_status_400(const struct csms_config *cfg, const struct csms_http_response *resp,
+			    struct csms_verdict *v)
+{
+	char code[32];
+
+	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) != 0) {
+		cannot_answer(cfg, v, CSMS_REASON_HTTP);
+		csms_strlcpy(v->detail, "HTTP 400 without an error code", sizeof(v->detail));
+		return;
+	}
+	if (strcmp(code, "CSMS.0106") == 0 || strcmp(code, "CSMS.0005") == 0) {
+		not_found(cfg, v);
+	} else if (strcmp(code, "CSMS.0103") == 0 || strcmp(code, "CSMS.0107") == 0) {
+		/* scheduled for deletion: as if the state were PENDING_DELETE */
+		v->decision = CSMS_DECISION_DENY;
+		v->reason = CSMS_REASON_STATE;
+		v->has_state = true;
+		v->state_len = csms_strlcpy(v->state, "PENDING_DELETE", sizeof(v->state));
+	} else {
+		cannot_answer(cfg, v, CSMS_REASON_HTTP);
+	}
+	csms_errf(v->detail, sizeof(v->detail), "error_code %s", code);
+}
+
+static void from_response(const struct csms_request *rq, const struct csms_http_response *resp,
+			  struct csms_verdict *v)
+{
+	const struct csms_config *cfg = rq->cfg;
+	long s = resp->status;
+
+	if (s == 200)
+		from_status_200(rq, resp, v);
+	else if (s == 404)
+		not_found(cfg, v);
+	else if (s == 400)
+		from_status_400(cfg, resp, v);
+	else if (s == 401 || s == 403)
+		cannot_answer(cfg, v, CSMS_REASON_CREDENTIALS_REJECTED);
+	else if (s == 429)
+		cannot_answer(cfg, v, CSMS_REASON_THROTTLED);
+	else
+		cannot_answer(cfg, v, CSMS_REASON_HTTP); /* 3xx (never followed), 5xx, others */
+	if (v->detail[0] == '\0' && s != 200)
+		csms_errf(v->detail, sizeof(v->detail), "HTTP %ld", s);
+}
+
+/* The CA bundle is read through the same checked open as every other file. */
+static int load_ca(const struct csms_config *cfg, char **blob, size_t *len, char *err,
+		   size_t errlen)
+{
+	const char *file = cfg->ca_file;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	if (cfg->ca_path != NULL) {
+		rc = csms_dir_check(cfg->ca_path, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	if (file == NULL && cfg->ca_path == NULL)
+		file = CSMS_DEFAULT_CA_FILE;
+	if (file == NULL)
+		return 0;
+	rc = csms_file_read(file, CA_FILE_MAX, 0, blob, len, err, errlen);
+	if (rc == 0 && *len == 0) {
+		csms_errf(err, errlen, "%s: empty CA bundle", file);
+		free(*blob);
+		*blob = NULL;
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
+{
+	const struct csms_config *cfg = rq->cfg;
+	struct csms_http_request hrq;
+	struct csms_http_response resp;
+	char *token = NULL, *ca = NULL, *url = NULL;
+	size_t token_len = 0, ca_len = 0, url_len;
+	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms();
+	int rc;
+
+	csms_verdict_init(v);
+	memset(&resp, 0, sizeof(resp));
+
+	if (is_bypassed(rq)) {
+		v->decision = CSMS_DECISION_BYPASS;
+		v->reason = CSMS_REASON_BYPASS;
+		goto out;
+	}
+	rc = csms_secret_name_expand(cfg->secret_template, rq->user ? rq->user : "",
+				     rq->service ? rq->service : "", rq->host ? rq->host : "",
+				     v->secret, sizeof(v->secret));
+	if (rc != 0) {
+		/* never sent: dots, slashes, percent signs or over-long names cannot reach a URL */
+		v->decision = CSMS_DECISION_DENY;
+		v->reason = CSMS_REASON_INVALID_NAME;
+		csms_strlcpy(v->detail, rq->user ? "secret name is not [A-Za-z0-9._-]{1,64}"
+						 : "no user name",
+			     sizeof(v->detail));
+		goto out;
+	}
+	rc = csms_token_read(cfg->token_file, &token, &token_len, v->detail, sizeof(v->detail));
+	if (rc != 0) {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CREDENTIALS;
+		goto out;
+	}
+	rc = load_ca(cfg, &ca, &ca_len, v->detail, sizeof(v->detail));
+	if (rc != 0) {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+		goto out;
+	}
+	url_len = strlen(cfg->endpoint) + strlen(cfg->project_id) + strlen(v->secret) + 32;
+	url = malloc(url_len);
+	if (url == NULL) {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_MEMORY;
+		goto out;
+	}
+	snprintf(url, url_len, "%s/v1/%s/secrets/%s", cfg->endpoint, cfg->project_id, v->secret);
+
+	hrq = (struct csms_http_request){
+		.url = url,
+		.token = token,
+		.ca_blob = ca,
+		.ca_blob_len = ca_len,
+		.ca_path = cfg->ca_path,
+		.proxy = cfg->proxy,
+		.deadline_ms = start + cfg->timeout_ms,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.retries = cfg->retries,
+	};
+	csms_http_get(&hrq, &resp);
+	/* source=api once CSMS was asked, whatever came of it */
+	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
+	v->attempts = resp.attempts;
+	v->http = resp.status;
+	csms_strlcpy(v->request_id, resp.request_id, sizeof(v->request_id));
+	csms_strlcpy(v->trace, resp.trace, sizeof(v->trace));
+	if (resp.result == CSMS_HTTP_OK) {
+		from_response(rq, &resp, v);
+	} else {
+		from_transport_failure(cfg, &resp, v);
+		csms_strlcpy(v->detail, resp.detail, sizeof(v->detail));
+	}
+out:
+	csms_http_response_free(&resp);
+	csms_token_free(token, token_len);
+	free(ca);
+	free(url);
+	v->ms = csms_now_ms() - start;
+}

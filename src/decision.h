@@ -1,0 +1,25 @@
+/* The check itself: bypass, secret name, token, ShowSecret, reply -> verdict. No PAM here. */
+#ifndef CSMS_DECISION_H
+#define CSMS_DECISION_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "verdict.h"
+
+struct csms_request {
+	const struct csms_config *cfg;
+	const char *user;    /* may be NULL: then the name is invalid */
+	const char *service; /* PAM service, for %s */
+	const char *host;    /* short host name, for %h */
+	/* 1 if user is a member of group, 0 if not, negative on lookup failure */
+	int (*in_group)(void *ctx, const char *user, const char *group);
+	void *group_ctx;
+	bool want_metadata;
+	int64_t start_ms; /* csms_now_ms() when the hook started; 0: now */
+};
+
+/* Decide for one user. Never fails: every problem becomes a verdict with its reason. */
+void csms_decide(const struct csms_request *rq, struct csms_verdict *v);
+
+#endif

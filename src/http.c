@@ -1,0 +1,494 @@
+/* ShowSecret over HTTPS with libcurl, set up to live inside someone else's process. */
+#include "buildconf.h"
+
+#include "http.h"
+#include "response.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define HEADERS_MAX (64 * 1024)
+#define BACKOFF_BASE_MS 100
+#define MIN_ATTEMPT_MS 50
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result = -EIO;
+
+static void global_init(void)
+{
+	/*
+	 * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a
+	 * setuid su or sudo the variable belongs to the caller, and even elsewhere it would
+	 * leak the token's session: never initialise with it set. curl_global_cleanup is
+	 * never called (the host or another module may use libcurl; resolver threads).
+	 */
+	if (getenv("SSLKEYLOGFILE") != NULL) {
+		init_result = -EPERM;
+		return;
+	}
+	init_result = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+int csms_http_global_init(void)
+{
+	if (pthread_once(&init_once, global_init) != 0)
+		return -EIO;
+	return init_result;
+}
+
+struct transfer {
+	char *body;
+	size_t len;
+	bool body_overflow;
+	size_t header_bytes;
+	bool header_overflow;
+	char request_id[CSMS_REQUEST_ID_MAX + 1];
+	char retry_after[64];
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+
+	/* CURLOPT_MAXFILESIZE does not stop unknown-length bodies before curl 8.4. */
+	if (n > CSMS_BODY_MAX - t->len) {
+		t->body_overflow = true;
+		return 0;
+	}
+	memcpy(t->body + t->len, ptr, n);
+	t->len += n;
+	t->body[t->len] = '\0';
+	return n;
+}
+
+static void header_value(const char *line, size_t n, size_t namelen, char *out, size_t outlen)
+{
+	const char *v = line + namelen;
+	size_t vl = n - namelen;
+
+	while (vl > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+			  v[vl - 1] == '\t'))
+		vl--;
+	if (vl >= outlen)
+		vl = outlen - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+}
+
+static bool header_is(const char *line, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (n < nl)
+		return false;
+	for (size_t i = 0; i < nl; i++) {
+		char c = line[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+
+	t->header_bytes += n;
+	if (t->header_bytes > HEADERS_MAX) {
+		t->header_overflow = true;
+		return 0;
+	}
+	if (header_is(line, n, "http/")) {
+		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
+		t->request_id[0] = '\0';
+		t->retry_after[0] = '\0';
+	} else if (header_is(line, n, "x-request-id:")) {
+		header_value(line, n, 13, t->request_id, sizeof(t->request_id));
+	} else if (header_is(line, n, "retry-after:")) {
+		header_value(line, n, 12, t->retry_after, sizeof(t->retry_after));
+	}
+	return n;
+}
+
+static curl_socket_t open_socket_cloexec(void *clientp, curlsocktype purpose,
+					 struct curl_sockaddr *addr)
+{
+	(void)clientp;
+	(void)purpose;
+	/* libcurl 7.88 leaves sockets inheritable; su and sudo fork and exec after PAM. */
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return CSMS_HTTP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return CSMS_HTTP_TIMEOUT;
+	case CURLE_WRITE_ERROR:
+	case CURLE_FILESIZE_EXCEEDED:
+		return t->body_overflow || t->header_overflow || cc == CURLE_FILESIZE_EXCEEDED
+			       ? CSMS_HTTP_TOO_BIG
+			       : CSMS_HTTP_PROTOCOL;
+	case CURLE_PARTIAL_FILE:
+		return CSMS_HTTP_TRUNCATED;
+	case CURLE_SSL_CACERT_BADFILE:
+		return CSMS_HTTP_CA;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+		return CSMS_HTTP_TLS;
+	case CURLE_OUT_OF_MEMORY:
+		return CSMS_HTTP_MEMORY;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return CSMS_HTTP_PROTOCOL;
+	default:
+		return CSMS_HTTP_NETWORK;
+	}
+}
+
+#define SETOPT(h, opt, val)                                         \
+	do {                                                        \
+		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
+			goto setopt_failed;                         \
+	} while (0)
+
+/* One attempt on a fresh handle: nothing is shared between attempts, users or logins. */
+static CURLcode perform_once(const struct csms_http_request *rq, struct curl_slist *headers,
+			     struct transfer *t, int64_t remaining, long *status, char *ct,
+			     size_t ctlen, char *errbuf)
+{
+	CURL *h = curl_easy_init();
+	CURLcode cc;
+	char *ctype = NULL;
+	int64_t connect_ms = rq->connect_timeout_ms < remaining ? rq->connect_timeout_ms : remaining;
+
+	*status = 0;
+	ct[0] = '\0';
+	errbuf[0] = '\0';
+	if (h == NULL)
+		return CURLE_OUT_OF_MEMORY;
+
+	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(h, CURLOPT_URL, rq->url);
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, "https");
+	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h, CURLOPT_MAXREDIRS, 0L);
+	SETOPT(h, CURLOPT_PATH_AS_IS, 1L);
+	SETOPT(h, CURLOPT_HTTPGET, 1L);
+	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	SETOPT(h, CURLOPT_FAILONERROR, 0L);
+	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(h, CURLOPT_FORBID_REUSE, 1L);
+	SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* Only the CA the config names: drop libcurl's compiled-in bundle and directory. */
+	SETOPT(h, CURLOPT_CAINFO, (char *)NULL);
+	SETOPT(h, CURLOPT_CAPATH, (char *)NULL);
+	if (rq->ca_blob != NULL) {
+		struct curl_blob blob = {
+			.data = (void *)(uintptr_t)rq->ca_blob,
+			.len = rq->ca_blob_len,
+			.flags = CURL_BLOB_COPY,
+		};
+
+		SETOPT(h, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (rq->ca_path != NULL)
+		SETOPT(h, CURLOPT_CAPATH, rq->ca_path);
+	/* "" disables proxies even when http_proxy and friends are in the environment. */
+	SETOPT(h, CURLOPT_PROXY, rq->proxy != NULL ? rq->proxy : "");
+	SETOPT(h, CURLOPT_NOPROXY, "");
+	SETOPT(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)remaining);
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
+	SETOPT(h, CURLOPT_HTTPHEADER, headers);
+	SETOPT(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CSMS_BODY_MAX);
+	SETOPT(h, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(h, CURLOPT_WRITEDATA, t);
+	SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(h, CURLOPT_HEADERDATA, t);
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec);
+
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_OK) {
+		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
+		    ctype != NULL)
+			csms_strlcpy(ct, ctype, ctlen);
+	}
+	curl_easy_cleanup(h);
+	return cc;
+
+setopt_failed:
+	curl_easy_cleanup(h);
+	csms_strlcpy(errbuf, "libcurl refused an option", CURL_ERROR_SIZE);
+	return CURLE_FAILED_INIT;
+}
+
+static bool retryable(enum csms_http_result r, long status)
+{
+	if (r == CSMS_HTTP_NETWORK || r == CSMS_HTTP_TIMEOUT)
+		return true;
+	return r == CSMS_HTTP_OK && (status == 429 || (status >= 500 && status <= 599));
+}
+
+static const char *const month_names[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", parsed without the locale. */
+static int64_t parse_http_date(const char *s)
+{
+	struct tm tm = { 0 };
+	int d, y, hh, mm, ss, n = 0;
+	char mon[4];
+
+	if (strlen(s) != 29 || s[3] != ',')
+		return -1;
+	if (sscanf(s + 5, "%2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &n) != 6 ||
+	    n != 24)
+		return -1;
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcmp(mon, month_names[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0 || d < 1 || d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	tm.tm_mday = d;
+	tm.tm_year = y - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	return (int64_t)timegm(&tm);
+}
+
+int64_t csms_retry_after_ms(const char *value, int64_t now)
+{
+	int64_t secs = 0;
+	const char *p = value;
+
+	if (value == NULL || *value == '\0')
+		return -1;
+	if (*p >= '0' && *p <= '9') {
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (secs > 86400 * 365)
+				return -1;
+			secs = secs * 10 + (*p - '0');
+		}
+		return *p == '\0' ? secs * 1000 : -1;
+	}
+	secs = parse_http_date(value);
+	if (secs < 0)
+		return -1;
+	return secs <= now ? 0 : (secs - now) * 1000;
+}
+
+/* Block SIGPIPE in this thread only; the host's disposition is never touched. */
+struct sigpipe_guard {
+	sigset_t old;
+	bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pending);
+	(void)sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+	(void)pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	sigset_t set, pending;
+	const struct timespec zero = { 0, 0 };
+
+	sigemptyset(&pending);
+	(void)sigpending(&pending);
+	if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	(void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static void trace_add(struct csms_http_response *resp, int attempt, enum csms_http_result r,
+		      long status, int64_t ms)
+{
+	size_t used = strlen(resp->trace);
+
+	if (used + 40 >= sizeof(resp->trace))
+		return;
+	if (r == CSMS_HTTP_OK)
+		snprintf(resp->trace + used, sizeof(resp->trace) - used, "%s#%d:%ld/%lldms",
+			 used ? " " : "", attempt, status, (long long)ms);
+	else
+		snprintf(resp->trace + used, sizeof(resp->trace) - used, "%s#%d:err%d/%lldms",
+			 used ? " " : "", attempt, (int)r, (long long)ms);
+}
+
+static void wipe_headers(struct curl_slist *list)
+{
+	for (struct curl_slist *l = list; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp)
+{
+	struct curl_slist *headers = NULL, *tmp;
+	struct transfer t;
+	struct sigpipe_guard guard;
+	char errbuf[CURL_ERROR_SIZE];
+	char *auth = NULL;
+	size_t authlen = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&t, 0, sizeof(t));
+	resp->result = CSMS_HTTP_MEMORY;
+
+	switch (csms_http_global_init()) {
+	case 0:
+		break;
+	case -EPERM:
+		resp->result = CSMS_HTTP_REFUSED;
+		csms_strlcpy(resp->detail, "refusing: SSLKEYLOGFILE is set", sizeof(resp->detail));
+		return;
+	default:
+		resp->result = CSMS_HTTP_REFUSED;
+		csms_strlcpy(resp->detail, "libcurl initialisation failed", sizeof(resp->detail));
+		return;
+	}
+
+	t.body = malloc(CSMS_BODY_MAX + 1);
+	authlen = strlen("X-Auth-Token: ") + strlen(rq->token) + 1;
+	auth = malloc(authlen);
+	if (t.body == NULL || auth == NULL)
+		goto out;
+	snprintf(auth, authlen, "X-Auth-Token: %s", rq->token);
+	tmp = curl_slist_append(headers, auth);
+	if (tmp == NULL)
+		goto out;
+	headers = tmp;
+	tmp = curl_slist_append(headers, "Accept: application/json");
+	if (tmp == NULL)
+		goto out;
+	headers = tmp;
+
+	sigpipe_block(&guard);
+	for (int attempt = 1;; attempt++) {
+		int64_t start = csms_now_ms(), remaining = rq->deadline_ms - start, wait;
+		CURLcode cc;
+		enum csms_http_result r;
+		long status = 0;
+
+		if (remaining <= 0) {
+			resp->result = CSMS_HTTP_TIMEOUT;
+			if (resp->detail[0] == '\0')
+				csms_strlcpy(resp->detail, "timeout reached before a request",
+					     sizeof(resp->detail));
+			break;
+		}
+		t.len = 0;
+		t.body[0] = '\0';
+		t.body_overflow = t.header_overflow = false;
+		t.header_bytes = 0;
+		t.request_id[0] = t.retry_after[0] = '\0';
+
+		cc = perform_once(rq, headers, &t, remaining, &status, resp->content_type,
+				  sizeof(resp->content_type), errbuf);
+		r = classify(cc, &t);
+		resp->attempts = attempt;
+		resp->result = r;
+		resp->status = status;
+		csms_strlcpy(resp->request_id, t.request_id, sizeof(resp->request_id));
+		if (r == CSMS_HTTP_TOO_BIG)
+			csms_strlcpy(resp->detail,
+				     t.header_overflow ? "response headers over the cap"
+						       : "response body over the size cap",
+				     sizeof(resp->detail));
+		else if (r != CSMS_HTTP_OK)
+			csms_strlcpy(resp->detail, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+				     sizeof(resp->detail));
+		else
+			resp->detail[0] = '\0';
+		trace_add(resp, attempt, r, status, csms_now_ms() - start);
+
+		if (!retryable(r, status) || attempt > rq->retries)
+			break;
+		if (r == CSMS_HTTP_OK && status == 429 &&
+		    (wait = csms_retry_after_ms(t.retry_after, (int64_t)time(NULL))) >= 0) {
+			/* honour Retry-After when it fits the budget, else give up now */
+		} else {
+			int64_t base = (int64_t)BACKOFF_BASE_MS << (attempt - 1);
+
+			wait = base / 2 + csms_jitter((uint32_t)(base / 2 + 1));
+		}
+		if (csms_now_ms() + wait > rq->deadline_ms - MIN_ATTEMPT_MS)
+			break;
+		csms_sleep_until_ms(csms_now_ms() + wait);
+	}
+	sigpipe_restore(&guard);
+
+	if (resp->result == CSMS_HTTP_OK) {
+		resp->body = t.body;
+		resp->body_len = t.len;
+		t.body = NULL;
+	}
+out:
+	free(t.body);
+	wipe_headers(headers);
+	if (auth != NULL) {
+		explicit_bzero(auth, authlen);
+		free(auth);
+	}
+}
+
+void csms_http_response_free(struct csms_http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+}

@@ -1,0 +1,62 @@
+/* ShowSecret over HTTPS with libcurl, set up to live inside someone else's process. */
+#ifndef CSMS_HTTP_H
+#define CSMS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CSMS_REQUEST_ID_MAX 128
+
+enum csms_http_result {
+	CSMS_HTTP_OK,	     /* a final HTTP response arrived (any status) */
+	CSMS_HTTP_NETWORK,   /* DNS, refused, reset */
+	CSMS_HTTP_TLS,	     /* handshake, certificate, host name */
+	CSMS_HTTP_TIMEOUT,   /* the overall budget ran out */
+	CSMS_HTTP_TOO_BIG,   /* body or headers over the cap */
+	CSMS_HTTP_TRUNCATED, /* the body was cut short */
+	CSMS_HTTP_PROTOCOL,  /* not a usable HTTP exchange */
+	CSMS_HTTP_CA,	     /* the CA file could not be used */
+	CSMS_HTTP_MEMORY,
+	CSMS_HTTP_REFUSED,   /* libcurl not initialised: SSLKEYLOGFILE is set, or init failed */
+};
+
+struct csms_http_request {
+	const char *url;
+	const char *token; /* sent as X-Auth-Token */
+	const char *ca_blob; /* PEM bundle already read and checked by the caller, or NULL */
+	size_t ca_blob_len;
+	const char *ca_path; /* directory of hashed certificates, or NULL */
+	const char *proxy;   /* from the config only; NULL means no proxy at all */
+	int64_t deadline_ms; /* absolute, on csms_now_ms()'s clock: covers retries and sleeps */
+	int64_t connect_timeout_ms;
+	int retries;
+};
+
+struct csms_http_response {
+	enum csms_http_result result;
+	long status;
+	char content_type[128];
+	char request_id[CSMS_REQUEST_ID_MAX + 1];
+	char *body; /* NUL-terminated, at most CSMS_BODY_MAX bytes */
+	size_t body_len;
+	int attempts;
+	char detail[CSMS_ERRLEN]; /* what went wrong; never holds the token */
+	char trace[256];	  /* one entry per attempt, for debug logging */
+};
+
+/* One-time libcurl initialisation; 0, or -EPERM when SSLKEYLOGFILE is set, -EIO on failure. */
+int csms_http_global_init(void);
+
+/* Run the request with the retry policy. Always fills resp; free it with the function below. */
+void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp);
+void csms_http_response_free(struct csms_http_response *resp);
+
+/*
+ * Retry-After: delta-seconds or an IMF-fixdate. Returns the wait in milliseconds, or -1
+ * when the value is missing or malformed. now is the wall clock (time(NULL)).
+ */
+int64_t csms_retry_after_ms(const char *value, int64_t now);
+
+#endif

@@ -1,0 +1,166 @@
+/* Reading ShowSecret replies strictly: exactly one JSON object, types checked, lengths compared. */
+#include "buildconf.h"
+
+#include "response.h"
+#include "util.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool only_whitespace(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+/*
+ * json_tokener_parse() ignores trailing data and keeps embedded NULs, so parse with an
+ * explicit length and insist on nothing but whitespace after the one value.
+ */
+static struct json_object *parse_one_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	size_t end;
+
+	if (len == 0 || len > CSMS_BODY_MAX) {
+		csms_errf(err, errlen, len == 0 ? "empty body" : "body over the size cap");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(CSMS_JSON_DEPTH);
+	if (tok == NULL) {
+		csms_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	if (obj == NULL) {
+		enum json_tokener_error je = json_tokener_get_error(tok);
+
+		csms_errf(err, errlen, "not JSON: %s",
+			  je == json_tokener_continue ? "cut short" : json_tokener_error_desc(je));
+		goto out;
+	}
+	end = json_tokener_get_parse_end(tok);
+	if (end > len || !only_whitespace(body + end, len - end)) {
+		csms_errf(err, errlen, "data after the JSON object");
+		json_object_put(obj);
+		obj = NULL;
+		goto out;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		csms_errf(err, errlen, "top level is not a JSON object");
+		json_object_put(obj);
+		obj = NULL;
+	}
+out:
+	json_tokener_free(tok);
+	return obj;
+}
+
+int csms_response_parse_secret(const char *body, size_t len, const char *want, bool with_metadata,
+			       struct csms_secret_info *out, char *err, size_t errlen)
+{
+	struct json_object *root, *secret, *name, *state;
+	int rc = -EBADMSG;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = CSMS_STATE_ABSENT;
+	root = parse_one_object(body, len, err, errlen);
+	if (root == NULL)
+		return -EBADMSG;
+	if (!json_object_object_get_ex(root, "secret", &secret) ||
+	    !json_object_is_type(secret, json_type_object)) {
+		csms_errf(err, errlen, "no \"secret\" object in the reply");
+		goto out;
+	}
+	if (!json_object_object_get_ex(secret, "name", &name) ||
+	    !json_object_is_type(name, json_type_string) ||
+	    !csms_streq_len(json_object_get_string(name), (size_t)json_object_get_string_len(name),
+			    want)) {
+		csms_errf(err, errlen, "reply is for a different secret");
+		goto out;
+	}
+	if (json_object_object_get_ex(secret, "state", &state) && state != NULL) {
+		if (json_object_is_type(state, json_type_string)) {
+			const char *s = json_object_get_string(state);
+			size_t sl = (size_t)json_object_get_string_len(state);
+
+			out->kind = CSMS_STATE_STRING;
+			out->state_len = sl < CSMS_STATE_MAX ? sl : CSMS_STATE_MAX;
+			memcpy(out->state, s, out->state_len);
+			out->state[out->state_len] = '\0';
+			out->enabled = csms_streq_len(s, sl, "ENABLED");
+		} else {
+			out->kind = CSMS_STATE_NOT_STRING;
+		}
+	}
+	if (with_metadata) {
+		const char *js = json_object_to_json_string_ext(secret, JSON_C_TO_STRING_PLAIN);
+
+		out->metadata_json = js ? strdup(js) : NULL;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+static bool copy_code(struct json_object *o, char *code, size_t codelen)
+{
+	size_t n;
+
+	if (o == NULL || !json_object_is_type(o, json_type_string))
+		return false;
+	n = (size_t)json_object_get_string_len(o);
+	if (n == 0 || n >= codelen || memchr(json_object_get_string(o), '\0', n) != NULL)
+		return false;
+	memcpy(code, json_object_get_string(o), n);
+	code[n] = '\0';
+	return true;
+}
+
+int csms_response_error_code(const char *body, size_t len, char *code, size_t codelen)
+{
+	struct json_object *root, *o, *inner;
+	int rc = -ENOENT;
+
+	root = parse_one_object(body, len, NULL, 0);
+	if (root == NULL)
+		return -ENOENT;
+	if (json_object_object_get_ex(root, "error_code", &o) && copy_code(o, code, codelen))
+		rc = 0;
+	else if (json_object_object_get_ex(root, "error", &inner) &&
+		 json_object_is_type(inner, json_type_object) &&
+		 json_object_object_get_ex(inner, "code", &o) && copy_code(o, code, codelen))
+		rc = 0;
+	json_object_put(root);
+	return rc;
+}
+
+bool csms_content_type_is_json(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	for (size_t i = 0; i < n; i++) {
+		char c = ct[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != want[i])
+			return false;
+	}
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}

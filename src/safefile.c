@@ -1,0 +1,168 @@
+/* Opening files that decide who may log in: no symlinks, no FIFOs, checked on the open fd. */
+#include "buildconf.h"
+
+#include "safefile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int open_error(const char *path, int e, char *err, size_t errlen)
+{
+	switch (e) {
+	case ENOENT:
+		csms_errf(err, errlen, "%s: file not found", path);
+		break;
+	case ELOOP:
+		csms_errf(err, errlen, "%s: is a symbolic link; point to the real file", path);
+		break;
+	case EACCES:
+		csms_errf(err, errlen, "%s: permission denied", path);
+		break;
+	case ENOTDIR:
+		csms_errf(err, errlen, "%s: a parent is not a directory", path);
+		break;
+	default:
+		csms_errf(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		break;
+	}
+	return -e;
+}
+
+static int check_owner_mode(const char *path, const struct stat *st, unsigned flags, char *err,
+			    size_t errlen)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		csms_errf(err, errlen, "%s: owned by uid %lu; it must be owned by root", path,
+			  (unsigned long)st->st_uid);
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		csms_errf(err, errlen, "%s: writable by group or others (mode %04o); run chmod go-w",
+			  path, (unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	if ((flags & CSMS_FILE_SECRET) && (st->st_mode & (S_IRWXG | S_IRWXO))) {
+		csms_errf(err, errlen, "%s: readable by group or others (mode %04o); run chmod 600",
+			  path, (unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	if ((flags & CSMS_FILE_SECRET) && S_ISREG(st->st_mode) && st->st_nlink != 1) {
+		csms_errf(err, errlen, "%s: has %lu hard links; it must have exactly one", path,
+			  (unsigned long)st->st_nlink);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
+		   char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, fl, rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (path == NULL || path[0] != '/') {
+		csms_errf(err, errlen, "%s: not an absolute path", path ? path : "(null)");
+		return -EINVAL;
+	}
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the login. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return open_error(path, errno, err, errlen);
+
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		csms_errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		csms_errf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	rc = check_owner_mode(path, &st, flags, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
+		rc = -EFBIG;
+		csms_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+
+	/* Read max+1 so a file that grew after fstat is still caught. */
+	buf = malloc(max + 2);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		csms_errf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			csms_errf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			rc = -EFBIG;
+			csms_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, max + 2);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+int csms_dir_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (path == NULL || path[0] != '/') {
+		csms_errf(err, errlen, "%s: not an absolute path", path ? path : "(null)");
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOTDIR) {
+			csms_errf(err, errlen, "%s: not a directory (or a symbolic link)", path);
+			return -ENOTDIR;
+		}
+		return open_error(path, errno, err, errlen);
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		csms_errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	} else {
+		rc = check_owner_mode(path, &st, 0, err, errlen);
+	}
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/* Opening files that decide who may log in: no symlinks, no FIFOs, checked on the open fd. */
+#ifndef CSMS_SAFEFILE_H
+#define CSMS_SAFEFILE_H
+
+#include <stddef.h>
+
+/* The file holds a secret: no group or other permission bits and a single link. */
+#define CSMS_FILE_SECRET 0x1u
+
+/*
+ * Read the whole of `path` into a new NUL-terminated buffer after checking, on the
+ * descriptor that was opened, that it is a regular file owned by root or the effective
+ * uid, not writable by group or others, and at most `max` bytes.
+ * Returns 0, or a negative errno (-ENOENT, -ELOOP, -EPERM, -EFBIG, -ENOMEM, ...) with
+ * the reason in err. The caller frees *out (and wipes it first for secrets).
+ */
+int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
+		   char *err, size_t errlen);
+
+/* The same ownership and mode checks for a directory (ca_path). */
+int csms_dir_check(const char *path, char *err, size_t errlen);
+
+#endif

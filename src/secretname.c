@@ -1,0 +1,92 @@
+/* The secret-name template: %u user, %s service, %h short host name, %% a percent sign. */
+#include "buildconf.h"
+
+#include "secretname.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int csms_secret_template_check(const char *tmpl, char *err, size_t errlen)
+{
+	size_t n = strlen(tmpl);
+
+	if (n == 0 || n > 256) {
+		csms_errf(err, errlen, "template must be 1 to 256 characters");
+		return -EINVAL;
+	}
+	for (const char *p = tmpl; *p; p++) {
+		if (*p == '%') {
+			if (p[1] != 'u' && p[1] != 's' && p[1] != 'h' && p[1] != '%') {
+				csms_errf(err, errlen,
+					  "unknown escape '%%%c' (use %%u, %%s, %%h or %%%%)",
+					  p[1] ? p[1] : ' ');
+				return -EINVAL;
+			}
+			p++;
+		} else if (!name_char((unsigned char)*p)) {
+			csms_errf(err, errlen, "character '%c' can never be part of a secret name",
+				  *p >= 0x20 && *p < 0x7f ? *p : '?');
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+bool csms_secret_name_valid(const char *name, size_t len)
+{
+	bool only_dots = true;
+
+	if (len == 0 || len > CSMS_SECRET_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!name_char((unsigned char)name[i]))
+			return false;
+		if (name[i] != '.')
+			only_dots = false;
+	}
+	return !only_dots;
+}
+
+int csms_secret_name_expand(const char *tmpl, const char *user, const char *service,
+			    const char *host, char *out, size_t outlen)
+{
+	size_t len = 0, cap;
+	bool cut = false;
+
+	if (outlen <= CSMS_SECRET_SHOW_MAX)
+		return -EINVAL;
+	cap = CSMS_SECRET_SHOW_MAX;
+	for (const char *p = tmpl; *p && !cut; p++) {
+		const char *piece;
+		char one[2] = { *p, '\0' };
+
+		if (*p == '%' && p[1] != '\0') {
+			p++;
+			piece = *p == 'u' ? user : *p == 's' ? service : *p == 'h' ? host : "%";
+			if (*p != 'u' && *p != 's' && *p != 'h' && *p != '%')
+				return -EINVAL;
+		} else {
+			piece = one;
+		}
+		if (piece == NULL)
+			piece = "";
+		for (; *piece; piece++) {
+			if (len == cap) {
+				cut = true;
+				break;
+			}
+			out[len++] = *piece;
+		}
+	}
+	out[len] = '\0';
+	if (cut || !csms_secret_name_valid(out, len))
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* The secret-name template: %u user, %s service, %h short host name, %% a percent sign. */
+#ifndef CSMS_SECRETNAME_H
+#define CSMS_SECRETNAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CSMS_SECRET_NAME_MAX 64
+/* Room for a rejected expansion to be shown (escaped) in the log, never sent. */
+#define CSMS_SECRET_SHOW_MAX 128
+
+/* 0 when the template only has known escapes and literal [A-Za-z0-9._-]; else -EINVAL. */
+int csms_secret_template_check(const char *tmpl, char *err, size_t errlen);
+
+/* [A-Za-z0-9._-]{1,64} and not only dots: the names the API accepts and we may put in a URL. */
+bool csms_secret_name_valid(const char *name, size_t len);
+
+/*
+ * Expand tmpl into out (outlen > CSMS_SECRET_SHOW_MAX) and validate the result.
+ * Returns 0 for a valid name; -EINVAL for an invalid one (out then holds what the
+ * expansion gave, cut at CSMS_SECRET_SHOW_MAX bytes, for the log). Never truncates a
+ * name into validity.
+ */
+int csms_secret_name_expand(const char *tmpl, const char *user, const char *service,
+			    const char *host, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,30 @@
+/* Small helpers shared by the core: bounded strings, error buffers, the monotonic clock. */
+#ifndef CSMS_UTIL_H
+#define CSMS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CSMS_ERRLEN 256
+
+/* Copy at most dstlen-1 bytes and always terminate; returns strlen(src). */
+size_t csms_strlcpy(char *dst, const char *src, size_t dstlen);
+
+/* Format an explanation into err (if err is not NULL); never fails. */
+void csms_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock jumps. */
+int64_t csms_now_ms(void);
+
+/* Sleep until the monotonic time `until_ms`, restarting after signals. */
+void csms_sleep_until_ms(int64_t until_ms);
+
+/* A uniformly distributed value in [0, bound) for back-off jitter (not for secrets). */
+uint32_t csms_jitter(uint32_t bound);
+
+bool csms_streq_len(const char *a, size_t alen, const char *b);
+
+#endif

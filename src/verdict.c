@@ -1,0 +1,217 @@
+/* What a check decided, why, and how that reads in the one log line. */
+#include "buildconf.h"
+
+#include "verdict.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD_MAX_IN 256
+
+void csms_verdict_init(struct csms_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->decision = CSMS_DECISION_DENY;
+	v->reason = CSMS_REASON_CONFIG;
+	v->source = CSMS_SOURCE_NONE;
+}
+
+void csms_verdict_free(struct csms_verdict *v)
+{
+	free(v->metadata_json);
+	v->metadata_json = NULL;
+}
+
+void csms_verdict_set_error(struct csms_verdict *v, int rc, const char *detail)
+{
+	v->decision = CSMS_DECISION_ERROR;
+	v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+	v->source = CSMS_SOURCE_NONE;
+	csms_strlcpy(v->detail, detail ? detail : "", sizeof(v->detail));
+}
+
+const char *csms_decision_name(enum csms_decision d)
+{
+	switch (d) {
+	case CSMS_DECISION_PERMIT:
+		return "permit";
+	case CSMS_DECISION_DENY:
+		return "deny";
+	case CSMS_DECISION_IGNORE:
+		return "ignore";
+	case CSMS_DECISION_BYPASS:
+		return "bypass";
+	case CSMS_DECISION_UNAVAILABLE:
+		return "unavailable";
+	case CSMS_DECISION_FAIL_OPEN:
+		return "fail_open";
+	case CSMS_DECISION_ERROR:
+		return "error";
+	}
+	return "error";
+}
+
+const char *csms_reason_name(enum csms_reason r)
+{
+	static const char *const names[] = {
+		[CSMS_REASON_STATE] = "state",
+		[CSMS_REASON_NOT_FOUND] = "not_found",
+		[CSMS_REASON_INVALID_NAME] = "invalid_name",
+		[CSMS_REASON_BYPASS] = "bypass",
+		[CSMS_REASON_NETWORK] = "network",
+		[CSMS_REASON_TLS] = "tls",
+		[CSMS_REASON_TIMEOUT] = "timeout",
+		[CSMS_REASON_HTTP] = "http",
+		[CSMS_REASON_THROTTLED] = "throttled",
+		[CSMS_REASON_CREDENTIALS_REJECTED] = "credentials_rejected",
+		[CSMS_REASON_BAD_RESPONSE] = "bad_response",
+		[CSMS_REASON_CONFIG] = "config",
+		[CSMS_REASON_CREDENTIALS] = "credentials",
+		[CSMS_REASON_MEMORY] = "memory",
+	};
+
+	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r] != NULL)
+		return names[r];
+	return "config";
+}
+
+const char *csms_source_name(enum csms_source s)
+{
+	switch (s) {
+	case CSMS_SOURCE_API:
+		return "api";
+	case CSMS_SOURCE_CACHE:
+		return "cache";
+	case CSMS_SOURCE_STALE:
+		return "stale";
+	case CSMS_SOURCE_NONE:
+		break;
+	}
+	return "none";
+}
+
+size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max_in)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	if (dstlen < 8) {
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return 0;
+	}
+	for (i = 0; i < srclen && i < max_in; i++) {
+		unsigned char c = (unsigned char)src[i];
+		bool plain = c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '\\';
+
+		if (o + (plain ? 1 : 4) + 3 >= dstlen) /* keep room for the cut mark */
+			break;
+		if (plain) {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 0xf];
+		}
+	}
+	if (i < srclen) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+static void put_field_len(char *buf, size_t len, size_t *off, const char *key,
+			  const char *value, size_t vlen)
+{
+	char esc[FIELD_MAX_IN * 4 + 8];
+	int n;
+
+	if (*off >= len)
+		return;
+	if (value == NULL || vlen == 0)
+		csms_strlcpy(esc, "-", sizeof(esc));
+	else
+		csms_log_escape(esc, sizeof(esc), value, vlen, FIELD_MAX_IN);
+	n = snprintf(buf + *off, len - *off, "%s%s=%s", *off ? " " : "", key, esc);
+	if (n > 0)
+		*off += (size_t)n < len - *off ? (size_t)n : len - *off - 1;
+}
+
+static void put_field(char *buf, size_t len, size_t *off, const char *key, const char *value)
+{
+	put_field_len(buf, len, off, key, value, value ? strlen(value) : 0);
+}
+
+void csms_verdict_format(const struct csms_verdict *v, const char *user, const char *service,
+			 char *buf, size_t len)
+{
+	char num[32];
+	size_t off = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	put_field(buf, len, &off, "decision", csms_decision_name(v->decision));
+	put_field(buf, len, &off, "reason", csms_reason_name(v->reason));
+	put_field(buf, len, &off, "user", user);
+	put_field(buf, len, &off, "service", service);
+	put_field(buf, len, &off, "secret", v->secret);
+	put_field_len(buf, len, &off, "state", v->has_state ? v->state : NULL, v->state_len);
+	put_field(buf, len, &off, "source", csms_source_name(v->source));
+	snprintf(num, sizeof(num), "%ld", v->http);
+	put_field(buf, len, &off, "http", v->http ? num : NULL);
+	put_field(buf, len, &off, "request_id", v->request_id);
+	snprintf(num, sizeof(num), "%d", v->attempts);
+	put_field(buf, len, &off, "attempts", num);
+	snprintf(num, sizeof(num), "%lld", (long long)v->ms);
+	put_field(buf, len, &off, "ms", num);
+	if (v->detail[0] != '\0')
+		put_field(buf, len, &off, "detail", v->detail);
+}
+
+static int add_str(struct json_object *o, const char *key, const char *value)
+{
+	struct json_object *s = value ? json_object_new_string(value) : NULL;
+
+	if (value != NULL && s == NULL)
+		return -ENOMEM;
+	return json_object_object_add(o, key, s) == 0 ? 0 : -ENOMEM;
+}
+
+char *csms_verdict_json(const struct csms_verdict *v, const char *user, const char *service)
+{
+	struct json_object *o = json_object_new_object(), *meta = NULL;
+	char *out = NULL;
+	int rc = 0;
+
+	if (o == NULL)
+		return NULL;
+	rc |= add_str(o, "decision", csms_decision_name(v->decision));
+	rc |= add_str(o, "reason", csms_reason_name(v->reason));
+	rc |= add_str(o, "user", user);
+	rc |= add_str(o, "service", service);
+	rc |= add_str(o, "secret", v->secret[0] ? v->secret : NULL);
+	rc |= add_str(o, "state", v->has_state ? v->state : NULL);
+	rc |= add_str(o, "source", csms_source_name(v->source));
+	rc |= json_object_object_add(o, "http", v->http ? json_object_new_int64(v->http) : NULL);
+	rc |= add_str(o, "request_id", v->request_id[0] ? v->request_id : NULL);
+	rc |= json_object_object_add(o, "attempts", json_object_new_int(v->attempts));
+	rc |= json_object_object_add(o, "ms", json_object_new_int64(v->ms));
+	rc |= add_str(o, "detail", v->detail[0] ? v->detail : NULL);
+	if (v->metadata_json != NULL)
+		meta = json_tokener_parse(v->metadata_json);
+	rc |= json_object_object_add(o, "metadata", meta);
+	if (rc == 0) {
+		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+		out = s ? strdup(s) : NULL;
+	}
+	json_object_put(o);
+	return out;
+}

@@ -1,0 +1,244 @@
+/* ShowSecret replies: every JSON shape we must refuse, and the few we accept. */
+#include "buildconf.h"
+
+#include "response.h"
+#include "util.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OK(state) "{\"secret\":{\"name\":\"alice\",\"state\":" state "}}"
+
+enum want { BAD, ENABLED, OTHER, ABSENT, NOT_STRING };
+
+static const struct {
+	const char *body;
+	size_t len; /* 0: strlen */
+	enum want want;
+} rows[] = {
+	{ OK("\"ENABLED\""), 0, ENABLED },
+	{ " \n" OK("\"ENABLED\"") "\r\n\t ", 0, ENABLED },
+	{ OK("\"DISABLED\""), 0, OTHER },
+	{ OK("\"FROZEN\""), 0, OTHER },
+	{ OK("\"PENDING_DELETE\""), 0, OTHER },
+	{ OK("\"SOMETHING_NEW\""), 0, OTHER },
+	{ OK("\"enabled\""), 0, OTHER },
+	{ OK("\" ENABLED\""), 0, OTHER },
+	{ OK("\"ENABLED \""), 0, OTHER },
+	{ OK("\"ENABLED\\n\""), 0, OTHER },
+	{ OK("\"ENABLED\\u0000X\""), 0, OTHER },
+	{ OK("\"\\u0045NABLED\""), 0, ENABLED }, /* a legal escape of the same string */
+	{ OK("\"\xef\xbc\xa5NABLED\""), 0, OTHER },
+	{ OK("null"), 0, ABSENT },
+	{ OK("true"), 0, NOT_STRING },
+	{ OK("1"), 0, NOT_STRING },
+	{ OK("{}"), 0, NOT_STRING },
+	{ OK("[]"), 0, NOT_STRING },
+	{ OK("[\"ENABLED\"]"), 0, NOT_STRING },
+	{ "{\"secret\":{\"name\":\"alice\"}}", 0, ABSENT },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"DISABLED\",\"state\":\"ENABLED\"}}", 0,
+	  ENABLED }, /* json-c keeps the last duplicate: pinned */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"state\":\"DISABLED\"}}", 0,
+	  OTHER },
+	{ "{\"secret\":{\"name\":\"bob\",\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"Alice\",\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice \",\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\\u0000\",\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":1,\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":{\"state\":\"ENABLED\"}}", 0, BAD },
+	{ "{\"secret\":null}", 0, BAD },
+	{ "{\"secret\":[]}", 0, BAD },
+	{ "{\"secret\":\"alice\"}", 0, BAD },
+	{ "{}", 0, BAD },
+	{ "[" OK("\"ENABLED\"") "]", 0, BAD },
+	{ "\"ENABLED\"", 0, BAD },
+	{ "42", 0, BAD },
+	{ "null", 0, BAD },
+	{ "", 0, BAD },
+	{ "   ", 0, BAD },
+	{ "OK", 0, BAD },
+	{ "<html>500</html>", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\"}", 0, BAD },
+	{ OK("\"DISABLED\"") OK("\"ENABLED\""), 0, BAD },
+	{ OK("\"ENABLED\"") " x", 0, BAD },
+	{ OK("\"ENABLED\"") "\0garbage", sizeof(OK("\"ENABLED\"")) + 7, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",}}", 0, BAD },
+	{ "{'secret':{'name':'alice','state':'ENABLED'}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"EN\xff\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\"}}", 0, OTHER }, /* pinned: decoded, not ENABLED */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":1e999}}", 0,
+	  ENABLED },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":"
+	  "1234567890123456789012345678901234567890,\"x\":-0}}",
+	  0, ENABLED },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"scheduled_delete_time\":null,"
+	  "\"event_subscriptions\":[],\"auto_rotation\":false,\"future\":{\"a\":[1,2]}}}",
+	  0, ENABLED },
+	{ "{\"error_code\":\"CSMS.0001\",\"error_msg\":\"x\"}", 0, BAD },
+};
+
+START_TEST(t_parse)
+{
+	struct csms_secret_info info;
+	char err[CSMS_ERRLEN];
+	size_t len = rows[_i].len ? rows[_i].len : strlen(rows[_i].body);
+	int rc = csms_response_parse_secret(rows[_i].body, len, "alice", false, &info, err,
+					    sizeof(err));
+
+	if (rows[_i].want == BAD) {
+		ck_assert_msg(rc != 0, "row %d accepted", _i);
+		ck_assert_msg(!info.enabled, "row %d: enabled on failure", _i);
+		return;
+	}
+	ck_assert_msg(rc == 0, "row %d: %s", _i, err);
+	ck_assert_msg(info.enabled == (rows[_i].want == ENABLED), "row %d: enabled=%d", _i,
+		      info.enabled);
+	if (rows[_i].want == ABSENT)
+		ck_assert_int_eq(info.kind, CSMS_STATE_ABSENT);
+	if (rows[_i].want == NOT_STRING)
+		ck_assert_int_eq(info.kind, CSMS_STATE_NOT_STRING);
+	if (rows[_i].want == OTHER || rows[_i].want == ENABLED)
+		ck_assert_int_eq(info.kind, CSMS_STATE_STRING);
+}
+END_TEST
+
+static char *padded(size_t total)
+{
+	static const char head[] = "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\","
+				   "\"description\":\"";
+	static const char tail[] = "\"}}";
+	char *b = malloc(total + 1);
+
+	memcpy(b, head, sizeof(head) - 1);
+	memset(b + sizeof(head) - 1, 'x', total - (sizeof(head) - 1) - (sizeof(tail) - 1));
+	memcpy(b + total - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	b[total] = '\0';
+	return b;
+}
+
+START_TEST(t_size_cap)
+{
+	struct csms_secret_info info;
+	char *at = padded(CSMS_BODY_MAX), *over = padded(CSMS_BODY_MAX + 1);
+
+	ck_assert_int_eq(csms_response_parse_secret(at, CSMS_BODY_MAX, "alice", false, &info, NULL, 0),
+			 0);
+	ck_assert(info.enabled);
+	ck_assert_int_ne(csms_response_parse_secret(over, CSMS_BODY_MAX + 1, "alice", false, &info,
+						    NULL, 0),
+			 0);
+	free(at);
+	free(over);
+}
+END_TEST
+
+START_TEST(t_depth)
+{
+	size_t n = 10000;
+	char *deep = malloc(2 * n + 1);
+	struct csms_secret_info info;
+	char nested[512];
+
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	deep[2 * n] = '\0';
+	ck_assert_int_ne(csms_response_parse_secret(deep, 2 * n, "alice", false, &info, NULL, 0), 0);
+	/* within the depth limit, extra nesting in unknown fields is fine */
+	snprintf(nested, sizeof(nested),
+		 "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":[[[[[[[[1]]]]]]]]}}");
+	ck_assert_int_eq(csms_response_parse_secret(nested, strlen(nested), "alice", false, &info,
+						    NULL, 0),
+			 0);
+	free(deep);
+}
+END_TEST
+
+START_TEST(t_metadata)
+{
+	static const char body[] = "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\","
+				   "\"id\":\"b2c1\"}}";
+	struct csms_secret_info info;
+
+	ck_assert_int_eq(csms_response_parse_secret(body, strlen(body), "alice", true, &info, NULL,
+						    0),
+			 0);
+	ck_assert_ptr_nonnull(info.metadata_json);
+	ck_assert_ptr_nonnull(strstr(info.metadata_json, "\"id\":\"b2c1\""));
+	free(info.metadata_json);
+}
+END_TEST
+
+static const struct {
+	const char *body;
+	const char *code; /* NULL: none found */
+} errors[] = {
+	{ "{\"error_code\":\"CSMS.0106\",\"error_msg\":\"not found\"}", "CSMS.0106" },
+	{ "{\"error\":{\"code\":\"CSMS.0005\",\"message\":\"x\"}}", "CSMS.0005" },
+	{ "{\"error\":{\"code\":401,\"message\":\"x\"}}", NULL },
+	{ "{\"error_code\":106}", NULL },
+	{ "{\"error_code\":\"CSMS.0106\"} trailing", NULL },
+	{ "not json", NULL },
+	{ "", NULL },
+	{ "{\"error_code\":\"\"}", NULL },
+};
+
+START_TEST(t_error_code)
+{
+	char code[32];
+	int rc = csms_response_error_code(errors[_i].body, strlen(errors[_i].body), code,
+					  sizeof(code));
+
+	if (errors[_i].code == NULL)
+		ck_assert_int_ne(rc, 0);
+	else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_str_eq(code, errors[_i].code);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *ct;
+	bool json;
+} types[] = {
+	{ "application/json", true },
+	{ "application/json;charset=UTF-8", true },
+	{ "APPLICATION/JSON; Charset=UTF-8", true },
+	{ "application/json ; charset=utf-8", true },
+	{ "application/jsonx", false },
+	{ "application/json-seq", false },
+	{ "text/html", false },
+	{ "text/json", false },
+	{ "", false },
+	{ NULL, false },
+};
+
+START_TEST(t_content_type)
+{
+	ck_assert_msg(csms_content_type_is_json(types[_i].ct) == types[_i].json, "%s",
+		      types[_i].ct ? types[_i].ct : "(null)");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("response");
+	TCase *tc = tcase_create("response");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, t_parse, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, t_error_code, 0, sizeof(errors) / sizeof(errors[0]));
+	tcase_add_loop_test(tc, t_content_type, 0, sizeof(types) / sizeof(types[0]));
+	tcase_add_test(tc, t_size_cap);
+	tcase_add_test(tc, t_depth);
+	tcase_add_test(tc, t_metadata);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,115 @@
+/* Secret names: the template, the allow-list, the 64/65 boundary, no truncation. */
+#include "buildconf.h"
+
+#include "secretname.h"
+#include "util.h"
+
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+static const struct {
+	const char *tmpl, *user, *service, *host;
+	int rc;
+	const char *out;
+} rows[] = {
+	{ "%u", "alice", "sshd", "web1", 0, "alice" },
+	{ "login-%u", "alice", "sshd", "web1", 0, "login-alice" },
+	{ "%s-%u@%h", "a", "s", "h", -EINVAL, NULL }, /* literal '@' never valid */
+	{ "%s.%u.%h", "alice", "sudo", "web1", 0, "sudo.alice.web1" },
+	{ "%%u", "alice", "sshd", "h", -EINVAL, "%u" }, /* a literal percent is not a name char */
+	{ "%u", "", "sshd", "h", -EINVAL, "" },
+	{ "%u", ".", "sshd", "h", -EINVAL, "." },
+	{ "%u", "..", "sshd", "h", -EINVAL, ".." },
+	{ "%u", "...", "sshd", "h", -EINVAL, "..." },
+	{ "%u", ".a", "sshd", "h", 0, ".a" },
+	{ "%u", "a.b_c-D9", "sshd", "h", 0, "a.b_c-D9" },
+	{ "%u", "../x", "sshd", "h", -EINVAL, "../x" },
+	{ "%u", "a/b", "sshd", "h", -EINVAL, "a/b" },
+	{ "%u", "%2e%2e", "sshd", "h", -EINVAL, "%2e%2e" },
+	{ "%u", "a b", "sshd", "h", -EINVAL, "a b" },
+	{ "%u", " alice", "sshd", "h", -EINVAL, " alice" },
+	{ "%u", "alice\n", "sshd", "h", -EINVAL, "alice\n" },
+	{ "%u", "alice@EXAMPLE.COM", "sshd", "h", -EINVAL, "alice@EXAMPLE.COM" },
+	{ "%u", "EXAMPLE\\alice", "sshd", "h", -EINVAL, "EXAMPLE\\alice" },
+	{ "%u", "\xd0\xb0lice", "sshd", "h", -EINVAL, "\xd0\xb0lice" },
+	{ "%u", "\xff", "sshd", "h", -EINVAL, "\xff" },
+	{ "%u", "$(id)", "sshd", "h", -EINVAL, "$(id)" },
+	{ "%u", "%s%n%x", "sshd", "h", -EINVAL, "%s%n%x" },
+	{ "%u", "Alice", "sshd", "h", 0, "Alice" },
+};
+
+START_TEST(t_expand)
+{
+	char out[CSMS_SECRET_SHOW_MAX + 1];
+	int rc = csms_secret_name_expand(rows[_i].tmpl, rows[_i].user, rows[_i].service,
+					 rows[_i].host, out, sizeof(out));
+
+	ck_assert_msg(rc == rows[_i].rc, "row %d: rc %d", _i, rc);
+	if (rows[_i].out != NULL)
+		ck_assert_str_eq(out, rows[_i].out);
+}
+END_TEST
+
+/* 64 characters pass; 65 fail, also when a prefix makes them 65; never cut to fit. */
+START_TEST(t_length_boundary)
+{
+	char user[2000], out[CSMS_SECRET_SHOW_MAX + 1];
+	static const size_t lens[] = { 1, 63, 64, 65, 128, 129, 256, 1999 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memset(user, 'a', lens[i]);
+		user[lens[i]] = '\0';
+		ck_assert_int_eq(csms_secret_name_expand("%u", user, "s", "h", out, sizeof(out)),
+				 lens[i] <= 64 ? 0 : -EINVAL);
+		if (lens[i] <= 64)
+			ck_assert_int_eq(strlen(out), lens[i]);
+		else
+			ck_assert_int_le(strlen(out), CSMS_SECRET_SHOW_MAX);
+	}
+	memset(user, 'a', 58);
+	user[58] = '\0';
+	ck_assert_int_eq(csms_secret_name_expand("login-%u", user, "s", "h", out, sizeof(out)), 0);
+	user[58] = 'a';
+	user[59] = '\0';
+	ck_assert_int_eq(csms_secret_name_expand("login-%u", user, "s", "h", out, sizeof(out)),
+			 -EINVAL);
+}
+END_TEST
+
+static const struct {
+	const char *tmpl;
+	int rc;
+} templates[] = {
+	{ "%u", 0 },	       { "login-%u", 0 }, { "%s_%u.%h", 0 }, { "%%%u", 0 },
+	{ "", -EINVAL },       { "%", -EINVAL },  { "%x", -EINVAL }, { "%U", -EINVAL },
+	{ "a/%u", -EINVAL },   { "a %u", -EINVAL }, { "%u:x", -EINVAL },
+};
+
+START_TEST(t_template)
+{
+	char err[CSMS_ERRLEN];
+
+	ck_assert_msg(csms_secret_template_check(templates[_i].tmpl, err, sizeof(err)) ==
+			      templates[_i].rc,
+		      "'%s'", templates[_i].tmpl);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("secretname");
+	TCase *tc = tcase_create("secretname");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, t_expand, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, t_template, 0, sizeof(templates) / sizeof(templates[0]));
+	tcase_add_test(tc, t_length_boundary);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,184 @@
+/* The log line: field order, escaping, bounds; and the JSON form csms-check prints. */
+#include "buildconf.h"
+
+#include "verdict.h"
+
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *in;
+	const char *out;
+} escapes[] = {
+	{ "alice", "alice" },
+	{ "a b", "a\\x20b" },
+	{ "a\"b'c\\d", "a\\x22b\\x27c\\x5cd" },
+	{ "\x1b[31m\x07", "\\x1b[31m\\x07" },
+	{ "a\nb\r\t", "a\\x0ab\\x0d\\x09" },
+	{ "\xd0\xb0\xff\x7f", "\\xd0\\xb0\\xff\\x7f" },
+	{ "%s%n", "%s%n" },
+	{ "", "" },
+};
+
+START_TEST(t_escape)
+{
+	char out[256];
+
+	csms_log_escape(out, sizeof(out), escapes[_i].in, strlen(escapes[_i].in), 256);
+	ck_assert_str_eq(out, escapes[_i].out);
+}
+END_TEST
+
+START_TEST(t_escape_bounds)
+{
+	char big[5000], out[64], wide[2048];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	csms_log_escape(out, sizeof(out), big, strlen(big), 256);
+	ck_assert_int_lt(strlen(out), sizeof(out));
+	ck_assert_str_eq(out + strlen(out) - 3, "...");
+	csms_log_escape(wide, sizeof(wide), big, strlen(big), 256);
+	ck_assert_int_eq(strlen(wide), 259); /* 256 bytes, then the cut mark */
+	memset(big, '\n', sizeof(big) - 1);
+	csms_log_escape(out, sizeof(out), big, strlen(big), 256);
+	ck_assert_int_lt(strlen(out), sizeof(out));
+}
+END_TEST
+
+START_TEST(t_format_order)
+{
+	struct csms_verdict v;
+	char line[1024];
+
+	csms_verdict_init(&v);
+	v.decision = CSMS_DECISION_DENY;
+	v.reason = CSMS_REASON_STATE;
+	v.source = CSMS_SOURCE_API;
+	strcpy(v.secret, "login-bob");
+	v.has_state = true;
+	v.state_len = strlen(strcpy(v.state, "FROZEN"));
+	v.http = 200;
+	strcpy(v.request_id, "0a1b");
+	v.attempts = 1;
+	v.ms = 84;
+	csms_verdict_format(&v, "bob", "sshd", line, sizeof(line));
+	ck_assert_str_eq(line, "decision=deny reason=state user=bob service=sshd secret=login-bob "
+			       "state=FROZEN source=api http=200 request_id=0a1b attempts=1 ms=84");
+}
+END_TEST
+
+START_TEST(t_format_hostile)
+{
+	struct csms_verdict v;
+	char line[4096], user[3000];
+
+	csms_verdict_init(&v);
+	v.decision = CSMS_DECISION_DENY;
+	v.reason = CSMS_REASON_INVALID_NAME;
+	memset(user, '\n', sizeof(user) - 1);
+	user[sizeof(user) - 1] = '\0';
+	strcpy(v.request_id, "abc\x1b[0mdef");
+	strcpy(v.detail, "x=1 y=2");
+	csms_verdict_format(&v, user, NULL, line, sizeof(line));
+	ck_assert_ptr_null(strchr(line, '\n'));
+	ck_assert_ptr_null(strchr(line, '\x1b'));
+	ck_assert_ptr_nonnull(strstr(line, "service=- secret=- state=- source=none http=-"));
+	ck_assert_ptr_nonnull(strstr(line, "request_id=abc\\x1b[0mdef"));
+	ck_assert_ptr_nonnull(strstr(line, " detail=x=1\\x20y=2"));
+	ck_assert_int_lt(strlen(line), 2000);
+}
+END_TEST
+
+START_TEST(t_names)
+{
+	static const char *const reasons[] = {
+		"state",   "not_found", "invalid_name", "bypass",		"network",
+		"tls",	   "timeout",	"http",		"throttled", "credentials_rejected",
+		"bad_response", "config", "credentials", "memory",
+	};
+	static const char *const decisions[] = { "deny",	"permit",    "ignore", "bypass",
+						 "unavailable", "fail_open", "error" };
+
+	for (int i = 0; i <= CSMS_REASON_MEMORY; i++)
+		ck_assert_str_eq(csms_reason_name((enum csms_reason)i), reasons[i]);
+	for (int i = 0; i <= CSMS_DECISION_ERROR; i++)
+		ck_assert_str_eq(csms_decision_name((enum csms_decision)i), decisions[i]);
+	ck_assert_str_eq(csms_source_name(CSMS_SOURCE_STALE), "stale");
+	ck_assert_str_eq(csms_source_name(CSMS_SOURCE_CACHE), "cache");
+}
+END_TEST
+
+START_TEST(t_json)
+{
+	struct csms_verdict v;
+	struct json_object *o, *f;
+	char *s;
+
+	csms_verdict_init(&v);
+	v.decision = CSMS_DECISION_PERMIT;
+	v.reason = CSMS_REASON_STATE;
+	v.source = CSMS_SOURCE_API;
+	strcpy(v.secret, "alice");
+	v.has_state = true;
+	v.state_len = strlen(strcpy(v.state, "ENABLED"));
+	v.http = 200;
+	v.metadata_json = strdup("{\"id\":\"x\",\"state\":\"ENABLED\"}");
+	s = csms_verdict_json(&v, "alice", "sshd");
+	ck_assert_ptr_nonnull(s);
+	o = json_tokener_parse(s);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_object_get_ex(o, "decision", &f));
+	ck_assert_str_eq(json_object_get_string(f), "permit");
+	ck_assert(json_object_object_get_ex(o, "http", &f));
+	ck_assert_int_eq(json_object_get_int(f), 200);
+	ck_assert(json_object_object_get_ex(o, "metadata", &f));
+	ck_assert(json_object_is_type(f, json_type_object));
+	for (const char *const *k = (const char *const[]){ "reason", "user", "service", "secret",
+							    "state", "source", "request_id",
+							    "attempts", "ms", NULL };
+	     *k; k++)
+		ck_assert_msg(json_object_object_get_ex(o, *k, NULL), "missing %s", *k);
+	json_object_put(o);
+	free(s);
+	csms_verdict_free(&v);
+}
+END_TEST
+
+START_TEST(t_set_error)
+{
+	struct csms_verdict v;
+
+	csms_verdict_init(&v);
+	csms_verdict_set_error(&v, -EINVAL, "/etc/x:3: unknown key");
+	ck_assert_int_eq(v.decision, CSMS_DECISION_ERROR);
+	ck_assert_int_eq(v.reason, CSMS_REASON_CONFIG);
+	csms_verdict_set_error(&v, -ENOMEM, "out of memory");
+	ck_assert_int_eq(v.reason, CSMS_REASON_MEMORY);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("verdict");
+	TCase *tc = tcase_create("verdict");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, t_escape, 0, sizeof(escapes) / sizeof(escapes[0]));
+	tcase_add_test(tc, t_escape_bounds);
+	tcase_add_test(tc, t_format_order);
+	tcase_add_test(tc, t_format_hostile);
+	tcase_add_test(tc, t_names);
+	tcase_add_test(tc, t_json);
+	tcase_add_test(tc, t_set_error);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
