@@ -637,6 +637,12 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 			s++;
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
+		if (s < e && *s != '[' && *s != ';' && *s != '#' &&
+		    memchr(s, '=', (size_t)(e - s)) == NULL && memchr(s, ':', (size_t)(e - s)) == NULL) {
+			csms_errf(err, errlen, "%s:%u: syntax error (expected [section] or key = value)",
+				  name, lineno);
+			return -EINVAL;
+		}
 		if (s < e && *s == '[') {
 			const char *close = memchr(s, ']', (size_t)(e - s));
 			size_t n;
@@ -715,7 +721,9 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 	}
 	if (sec->keyseen[k - keys]) {
 		/* also catches an indented continuation line, which inih reports as a repeat */
-		ctx_fail(ctx, -EINVAL, "key '%s' repeated in [%s]", name, section);
+		ctx_fail(ctx, -EINVAL,
+			 "key '%s' repeated in [%s] (an indented line continues the key above it)",
+			 name, section);
 		return 0;
 	}
 	sec->keyseen[k - keys] = 1;

@@ -183,6 +183,8 @@ int main(int argc, char **argv)
 		csms_verdict_format(&v, user, service, line, sizeof(line));
 		puts(line);
 	}
+	if (rc == 0 && cfg.debug && v.trace[0] != '\0')
+		fprintf(stderr, "debug: endpoint=%s attempts: %s\n", cfg.endpoint, v.trace);
 	code = exit_code(&v);
 out:
 	csms_verdict_free(&v);

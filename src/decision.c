@@ -205,15 +205,21 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		v->reason = CSMS_REASON_BYPASS;
 		goto out;
 	}
-	rc = csms_secret_name_expand(cfg->secret_template, rq->user ? rq->user : "",
+	if (rq->user == NULL || rq->user[0] == '\0') {
+		/* even a template without %u must not check on behalf of nobody */
+		v->decision = CSMS_DECISION_DENY;
+		v->reason = CSMS_REASON_INVALID_NAME;
+		csms_strlcpy(v->detail, "no user name", sizeof(v->detail));
+		goto out;
+	}
+	rc = csms_secret_name_expand(cfg->secret_template, rq->user,
 				     rq->service ? rq->service : "", rq->host ? rq->host : "",
 				     v->secret, sizeof(v->secret));
 	if (rc != 0) {
 		/* never sent: dots, slashes, percent signs or over-long names cannot reach a URL */
 		v->decision = CSMS_DECISION_DENY;
 		v->reason = CSMS_REASON_INVALID_NAME;
-		csms_strlcpy(v->detail, rq->user ? "secret name is not [A-Za-z0-9._-]{1,64}"
-						 : "no user name",
+		csms_strlcpy(v->detail, "secret name is not [A-Za-z0-9._-]{1,64}",
 			     sizeof(v->detail));
 		goto out;
 	}

@@ -221,6 +221,8 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	/* Only the CA the config names: drop libcurl's compiled-in bundle and directory. */
 	SETOPT(h, CURLOPT_CAINFO, (char *)NULL);
 	SETOPT(h, CURLOPT_CAPATH, (char *)NULL);
+	SETOPT(h, CURLOPT_PROXY_CAINFO, (char *)NULL);
+	SETOPT(h, CURLOPT_PROXY_CAPATH, (char *)NULL);
 	if (rq->ca_blob != NULL) {
 		struct curl_blob blob = {
 			.data = (void *)(uintptr_t)rq->ca_blob,
@@ -229,9 +231,12 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 		};
 
 		SETOPT(h, CURLOPT_CAINFO_BLOB, &blob);
+		SETOPT(h, CURLOPT_PROXY_CAINFO_BLOB, &blob);
 	}
-	if (rq->ca_path != NULL)
+	if (rq->ca_path != NULL) {
 		SETOPT(h, CURLOPT_CAPATH, rq->ca_path);
+		SETOPT(h, CURLOPT_PROXY_CAPATH, rq->ca_path);
+	}
 	/* "" disables proxies even when http_proxy and friends are in the environment. */
 	SETOPT(h, CURLOPT_PROXY, rq->proxy != NULL ? rq->proxy : "");
 	SETOPT(h, CURLOPT_NOPROXY, "");
@@ -440,6 +445,10 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		cc = perform_once(rq, headers, &t, remaining, &status, resp->content_type,
 				  sizeof(resp->content_type), errbuf);
 		r = classify(cc, &t);
+		/* an attempt that hit connect_timeout with budget left is a network failure;
+		 * reason=timeout means the whole budget ran out */
+		if (r == CSMS_HTTP_TIMEOUT && rq->deadline_ms - csms_now_ms() > MIN_ATTEMPT_MS)
+			r = CSMS_HTTP_NETWORK;
 		resp->attempts = attempt;
 		resp->result = r;
 		resp->status = status;

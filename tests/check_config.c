@@ -133,7 +133,8 @@ static const struct {
 	{ "tmeout = 5s", false, "unknown key 'tmeout'" },
 	{ "verify = no", false, "unknown key" },
 	{ "timeout = 5s\ntimeout = 6s", false, "repeated" },
-	{ "deny_message = a\n  continued", false, "repeated" },
+	{ "deny_message = a\n  continued", false, "syntax error" },
+	{ "timeout = 5s\n  retries = 1", false, "indented line" },
 	{ "project_id = p2", false, "repeated" },
 	{ "this line has no equals sign", false, "syntax error" },
 	{ "endpoint = https://h ;c", true, NULL }, /* inline comment after a space */
@@ -264,6 +265,9 @@ static const struct {
 	{ BASE "[service a/b]\n", false, "unknown section" },
 	{ BASE "[service sudo\n", false, "malformed section" },
 	{ BASE "[service sshd]\nfail_mode = open\nsecret = ssh-%u\n", true, NULL },
+	{ BASE "junk\ntmeout = 1\n", false, "/etc/test.conf:4: syntax error" },
+	{ BASE "timeout = 1s\ntmeout = 1\n", false, "/etc/test.conf:5: unknown key 'tmeout'" },
+	{ BASE "key: value\n", false, "/etc/test.conf:4: unknown key 'key'" },
 	{ "\xef\xbb\xbf" BASE, true, NULL },
 	{ "[csms]\r\nendpoint = https://h\r\nproject_id = p\r\n", true, NULL },
 };

@@ -1,1 +1,269 @@
-int main(void){return 77;}
+/* The transport against the TLS stand-in: deadline, caps, retries, and the host process. */
+#include "buildconf.h"
+
+#include "http.h"
+#include "response.h"
+#include "testlib.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *ca_blob;
+static size_t ca_len;
+
+static void load_ca(void)
+{
+	FILE *f = fopen(t_env("CSMS_TEST_CA"), "re");
+
+	ck_assert_ptr_nonnull(f);
+	ca_blob = malloc(1 << 16);
+	ca_len = fread(ca_blob, 1, 1 << 16, f);
+	fclose(f);
+}
+
+static void get(const char *name, int64_t budget_ms, int retries, struct csms_http_response *r)
+{
+	char url[256];
+	struct csms_http_request rq = { 0 };
+
+	load_ca();
+	snprintf(url, sizeof(url), "%s/v1/%s/secrets/%s", t_endpoint(),
+		 t_env("CSMS_STANDIN_PROJECT"), name);
+	rq.url = url;
+	rq.token = T_TOKEN_DEFAULT;
+	rq.ca_blob = ca_blob;
+	rq.ca_blob_len = ca_len;
+	rq.deadline_ms = csms_now_ms() + budget_ms;
+	rq.connect_timeout_ms = budget_ms < 2000 ? budget_ms : 2000;
+	rq.retries = retries;
+	csms_http_get(&rq, r);
+	free(ca_blob);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static const struct {
+	const char *name;
+	int64_t budget_ms;
+	int retries;
+	enum csms_http_result result;
+	long status; /* -1: not checked */
+	int requests;
+} rows[] = {
+	{ "enabled-h1", 5000, 2, CSMS_HTTP_OK, 200, 1 },
+	{ "noclen-h2", 5000, 2, CSMS_HTTP_OK, 200, 1 },
+	{ "redirect-h3", 5000, 2, CSMS_HTTP_OK, 302, 1 },
+	{ "redirect308-h4", 5000, 2, CSMS_HTTP_OK, 308, 1 },
+	{ "endless-h5", 5000, 2, CSMS_HTTP_TOO_BIG, -1, 1 },
+	{ "chunkedbig-h6", 5000, 2, CSMS_HTTP_TOO_BIG, -1, 1 },
+	{ "over64k-h7", 5000, 2, CSMS_HTTP_TOO_BIG, -1, 1 },
+	{ "hugeheaders-h8", 5000, 2, CSMS_HTTP_TOO_BIG, -1, 1 },
+	{ "slowbody-h9", 1500, 2, CSMS_HTTP_TIMEOUT, -1, 1 },
+	{ "slowhdr3-h10", 1000, 2, CSMS_HTTP_TIMEOUT, -1, 1 },
+	{ "dribble-h11", 1000, 0, CSMS_HTTP_TIMEOUT, -1, 1 },
+	{ "flaky2x503-h12", 5000, 2, CSMS_HTTP_OK, 200, 3 },
+	{ "flaky2x503-h13", 5000, 1, CSMS_HTTP_OK, 503, 2 },
+	{ "err500-h14", 5000, 0, CSMS_HTTP_OK, 500, 1 },
+	{ "unauth-h15", 5000, 5, CSMS_HTTP_OK, 401, 1 },
+	{ "forbidden-h16", 5000, 5, CSMS_HTTP_OK, 403, 1 },
+	{ "nf404-h17", 5000, 5, CSMS_HTTP_OK, 404, 1 },
+	{ "nf0106-h18", 5000, 5, CSMS_HTTP_OK, 400, 1 },
+	{ "throttledate-h19", 5000, 1, CSMS_HTTP_OK, 200, 2 },
+	{ "throttleneg-h20", 5000, 1, CSMS_HTTP_OK, 429, 2 },
+	{ "throttlejunk-h21", 5000, 1, CSMS_HTTP_OK, 429, 2 },
+	{ "throttlenone-h22", 5000, 1, CSMS_HTTP_OK, 429, 2 },
+	{ "throttle-h23", 1000, 5, CSMS_HTTP_OK, 429, 1 }, /* Retry-After 1 s does not fit */
+	{ "throttlebig-h24", 5000, 5, CSMS_HTTP_OK, 429, 1 },
+};
+
+START_TEST(t_transport)
+{
+	struct csms_http_response r;
+	int64_t t0 = csms_now_ms(), elapsed;
+
+	get(rows[_i].name, rows[_i].budget_ms, rows[_i].retries, &r);
+	elapsed = csms_now_ms() - t0;
+	ck_assert_msg(r.result == rows[_i].result, "%s: result %d (%s), want %d", rows[_i].name,
+		      r.result, r.detail, rows[_i].result);
+	if (rows[_i].status >= 0)
+		ck_assert_msg(r.status == rows[_i].status, "%s: status %ld", rows[_i].name, r.status);
+	ck_assert_msg(t_requests_for(rows[_i].name) == rows[_i].requests, "%s: %d requests",
+		      rows[_i].name, t_requests_for(rows[_i].name));
+	ck_assert_int_eq(r.attempts, rows[_i].requests);
+	/* the whole call stays inside its budget plus a small constant */
+	ck_assert_msg(elapsed < rows[_i].budget_ms + 500, "%s: %lld ms", rows[_i].name,
+		      (long long)elapsed);
+	if (r.result == CSMS_HTTP_OK)
+		ck_assert_int_eq(r.body_len, strlen(r.body));
+	else
+		ck_assert_ptr_null(r.body);
+	csms_http_response_free(&r);
+}
+END_TEST
+
+START_TEST(t_body_at_cap)
+{
+	struct csms_http_response r;
+
+	get("exact64k-c1", 5000, 0, &r);
+	ck_assert_int_eq(r.result, CSMS_HTTP_OK);
+	ck_assert_int_eq(r.body_len, CSMS_BODY_MAX);
+	csms_http_response_free(&r);
+}
+END_TEST
+
+START_TEST(t_cut_body)
+{
+	struct csms_http_response r;
+
+	get("cutbody-c2", 5000, 0, &r);
+	ck_assert_msg(r.result == CSMS_HTTP_NETWORK || r.result == CSMS_HTTP_TRUNCATED, "%d %s",
+		      r.result, r.detail);
+	ck_assert_ptr_null(r.body);
+	csms_http_response_free(&r);
+}
+END_TEST
+
+START_TEST(t_request_id)
+{
+	struct csms_http_response r;
+
+	get("enabled-c3", 5000, 0, &r);
+	ck_assert_int_eq(strlen(r.request_id), 32);
+	csms_http_response_free(&r);
+	get("reqid-long-c4", 5000, 0, &r);
+	ck_assert_int_eq(strlen(r.request_id), CSMS_REQUEST_ID_MAX); /* bounded */
+	csms_http_response_free(&r);
+}
+END_TEST
+
+/* Proxy variables are ignored: the request goes straight to the stand-in. */
+START_TEST(t_proxy_env_ignored)
+{
+	struct csms_http_response r;
+
+	setenv("https_proxy", "http://127.0.0.1:9", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
+	setenv("NO_PROXY", "", 1);
+	get("enabled-p1", 5000, 0, &r);
+	ck_assert_int_eq(r.result, CSMS_HTTP_OK);
+	ck_assert_int_eq(r.status, 200);
+	csms_http_response_free(&r);
+}
+END_TEST
+
+/* With SSLKEYLOGFILE set, libcurl is never initialised and nothing is written. */
+START_TEST(t_keylog_refused)
+{
+	char *dir = t_scratch(), *kl = t_path(dir, "keys.log");
+	struct csms_http_response r;
+	struct stat st;
+
+	setenv("SSLKEYLOGFILE", kl, 1);
+	get("enabled-k1", 5000, 0, &r);
+	ck_assert_int_eq(r.result, CSMS_HTTP_REFUSED);
+	ck_assert_int_eq(r.attempts, 0);
+	ck_assert_int_eq(t_requests_for("enabled-k1"), 0);
+	ck_assert_int_ne(stat(kl, &st), 0);
+	ck_assert_ptr_nonnull(strstr(r.detail, "SSLKEYLOGFILE"));
+	free(kl);
+	free(dir);
+}
+END_TEST
+
+/* The host's signal dispositions, mask and fds are as they were. */
+START_TEST(t_host_untouched)
+{
+	struct sigaction before, after;
+	sigset_t mask_before, mask_after;
+	struct csms_http_response r;
+	int fds;
+
+	get("enabled-w0", 5000, 0, &r); /* first use: libcurl's one-time init */
+	csms_http_response_free(&r);
+	fds = count_fds();
+	ck_assert_int_eq(sigaction(SIGPIPE, NULL, &before), 0);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_before), 0);
+	get("cutbody-w1", 5000, 0, &r);
+	csms_http_response_free(&r);
+	get("enabled-w2", 5000, 0, &r);
+	csms_http_response_free(&r);
+	ck_assert_int_eq(sigaction(SIGPIPE, NULL, &after), 0);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_after), 0);
+	ck_assert(before.sa_handler == after.sa_handler);
+	ck_assert_int_eq(sigismember(&mask_before, SIGPIPE), sigismember(&mask_after, SIGPIPE));
+	ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
+static const struct {
+	const char *value;
+	int64_t ms;
+} retry_after[] = {
+	{ "0", 0 },
+	{ "1", 1000 },
+	{ "120", 120000 },
+	{ "999999", 999999000 },
+	{ "", -1 },
+	{ "-5", -1 },
+	{ "1.5", -1 },
+	{ "soon", -1 },
+	{ "1 ", -1 },
+	{ "99999999999999999999", -1 },
+	{ "Thu, 01 Jan 1970 00:00:10 GMT", 0 },		/* in the past */
+	{ "Thu, 01 Jan 1970 00:01:40 GMT", 90000 },	/* now is 10 s */
+	{ "Thu, 01 Jan 1970 00:01:40 UTC", -1 },
+	{ "Thursday, 01-Jan-70 00:01:40 GMT", -1 },
+	{ "Thu, 01 Foo 1970 00:01:40 GMT", -1 },
+};
+
+START_TEST(t_retry_after)
+{
+	ck_assert_msg(csms_retry_after_ms(retry_after[_i].value, 10) == retry_after[_i].ms,
+		      "'%s' -> %lld", retry_after[_i].value,
+		      (long long)csms_retry_after_ms(retry_after[_i].value, 10));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("http");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, t_transport, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, t_retry_after, 0, sizeof(retry_after) / sizeof(retry_after[0]));
+	tcase_add_test(tc, t_body_at_cap);
+	tcase_add_test(tc, t_cut_body);
+	tcase_add_test(tc, t_request_id);
+	tcase_add_test(tc, t_proxy_env_ignored);
+	tcase_add_test(tc, t_keylog_refused);
+	tcase_add_test(tc, t_host_untouched);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -245,6 +245,26 @@ START_TEST(t_request_shape)
 }
 END_TEST
 
+/* No user name means no check on anyone's behalf, even with a fixed secret name. */
+START_TEST(t_no_user)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "secret = enabled-role", ""), *args, *f;
+
+	if (asprintf(&args, "conf=%s", conf) < 0)
+		abort();
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
+	f = t_log_field("reason");
+	ck_assert_str_eq(f, "invalid_name");
+	free(f);
+	ck_assert_int_eq(t_pam("sshd", "someone", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	ck_assert_int_eq(t_requests_for("enabled-role"), 1);
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
 /* [service NAME] sections apply to that PAM service only. */
 START_TEST(t_service_section)
 {
@@ -408,6 +428,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_request_shape);
 	tcase_add_test(tc, t_service_section);
+	tcase_add_test(tc, t_no_user);
 	tcase_add_test(tc, t_deny_message);
 	tcase_add_test(tc, t_other_hooks);
 	tcase_add_test(tc, t_file_errors);

@@ -26,7 +26,7 @@ Content-Length and "Content-Type: application/json;charset=UTF-8"; the
 connection then ends with a TLS close_notify.  The name is percent-decoded.
 
 The behaviour is chosen by the secret name: an exact --map entry (200 with that
-state) wins, else the FIRST matching name prefix below, else 200 DISABLED.
+state, or the scenario it names, e.g. erin=nf404) wins, else the FIRST matching name prefix below, else 200 DISABLED.
 "Once"/"2x" counters are per exact name, in memory.
 
   enabled / disabled / frozen /  200, state ENABLED / DISABLED / FROZEN /
@@ -422,7 +422,8 @@ def check_table():
 
 def scenario_for(name, mapping):
     if name in mapping:
-        return state(mapping[name])
+        # a value naming a scenario (e.g. nf404) borrows it; anything else is a state
+        return SCENARIOS.get(mapping[name]) or state(mapping[name])
     for prefix, run in SCENARIOS.items():
         if name.startswith(prefix):
             return run

@@ -1,1 +1,79 @@
-exit 77
+#!/bin/bash
+# csms-check against the stand-in: the same decisions as the module, and its exit codes.
+set -u
+check=${CSMS_CHECK:?}
+dir=$(mktemp -d "${CSMS_TEST_DIR:?}/cc.XXXXXX")
+token=$dir/token
+conf=$dir/pam_csms.conf
+printf '%s\n' "${CSMS_TEST_TOKEN:?}" >"$token"
+chmod 600 "$token"
+cat >"$conf" <<EOC
+[csms]
+endpoint = https://127.0.0.1:$CSMS_STANDIN_PORT
+project_id = $CSMS_STANDIN_PROJECT
+token_file = $token
+ca_file = $CSMS_TEST_CA
+[service sudo]
+secret = enabled-%u
+EOC
+chmod 644 "$conf"
+
+pass=0 fail=0
+# expect CODE PATTERN ARGS...: exit status CODE and stdout matching the extended regex
+expect() {
+	local want=$1 pattern=$2 out rc
+	shift 2
+	out=$("$check" "$@" 2>"$dir/stderr")
+	rc=$?
+	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: csms-check $* -> $rc (want $want): $out $(cat "$dir/stderr")"
+	fi
+}
+
+expect 0 '^decision=permit reason=state user=enabled-1 service=csms-check secret=enabled-1 state=ENABLED source=api http=200 request_id=[0-9a-f]{32} attempts=1 ms=[0-9]+$' -c "$conf" enabled-1
+expect 1 '^decision=deny reason=state .*state=DISABLED' -c "$conf" disabled-1
+expect 1 '^decision=deny reason=state .*state=FROZEN' -c "$conf" frozen-1
+expect 1 '^decision=deny reason=not_found ' -c "$conf" nf404-1
+expect 2 '^decision=ignore reason=not_found ' -c "$conf" -o on_missing=ignore nf0106-1
+expect 1 '^decision=deny reason=invalid_name .*attempts=0' -c "$conf" ../etc
+expect 2 '^decision=bypass reason=bypass ' -c "$conf" -o bypass_users=disabled-2 disabled-2
+expect 3 '^decision=unavailable reason=network ' -c "$conf" -o endpoint=https://127.0.0.1:1 enabled-2
+expect 2 '^decision=fail_open reason=credentials_rejected ' -c "$conf" -o fail_mode=open unauth-1
+expect 3 '^decision=unavailable reason=http ' -c "$conf" -o retries=0 err503-1
+expect 0 '^decision=permit .*service=sudo secret=enabled-x ' -c "$conf" -s sudo x
+expect 4 '^decision=error reason=config .*detail=.*unknown\\x20key' -c "$conf" -o tmeout=1 enabled-3
+expect 4 "^decision=error reason=config .*detail=$dir/nope.conf:\\\\x20file\\\\x20not\\\\x20found" -c "$dir/nope.conf" enabled-4
+expect 4 '^decision=error reason=credentials ' -c "$conf" -o token_file=/nonexistent enabled-5
+expect 0 '"decision":"permit".*"metadata":\{.*"state":"ENABLED"' -c "$conf" --json enabled-6
+expect 1 '"decision":"deny"' -c "$conf" --json --no-cache disabled-3
+expect 64 '' -c "$conf"
+expect 64 '' -c "$conf" a b
+expect 64 '' -c "$conf" -o novalue a
+expect 64 '' -c "$conf" --bogus a
+expect 64 '' -c "$conf" --doctor
+
+# --json output is one valid JSON object with every log field
+out=$("$check" -c "$conf" --json enabled-7)
+if "${PYTHON:-python3}" -c '
+import json, sys
+o = json.loads(sys.argv[1])
+need = ["decision", "reason", "user", "service", "secret", "state", "source", "http",
+        "request_id", "attempts", "ms", "metadata"]
+missing = [k for k in need if k not in o]
+sys.exit(1 if missing or o["metadata"]["name"] != "enabled-7" else 0)' "$out"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: --json fields: $out"
+fi
+# the token never reaches the output
+if "$check" -c "$conf" -o debug=yes --json enabled-8 | grep -q -- "$CSMS_TEST_TOKEN"; then
+	fail=$((fail + 1)); echo "FAIL: token printed"
+else
+	pass=$((pass + 1))
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Every key the parser accepts has its own entry in pam_csms.conf(5) and a line in
+# etc/pam_csms.conf (commented or not).
+set -u
+src=${CSMS_SRCDIR:?}
+keys=$(sed -n 's/^	{ "\([a-z_]*\)", \(true\|false\), set_[a-z_]* },$/\1/p' "$src/src/config.c")
+n=$(printf '%s\n' $keys | wc -l)
+pass=0 fail=0
+if [ "$n" -lt 20 ]; then
+	echo "FAIL: found only $n keys in src/config.c"; fail=$((fail + 1))
+fi
+for k in $keys; do
+	if grep -Eq "^\\.B[IR]? \"$k = " "$src/man/pam_csms.conf.5"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "FAIL: key $k has no entry in man/pam_csms.conf.5"
+	fi
+	if grep -Eq "^#? ?$k =" "$src/etc/pam_csms.conf"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "FAIL: key $k is missing from etc/pam_csms.conf"
+	fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

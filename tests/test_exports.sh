@@ -1,0 +1,23 @@
+#!/bin/sh
+# The built module: only pam_sm_* in its dynamic symbol table, and hardened linking.
+set -u
+so=${CSMS_MODULE:?}
+fail=0
+extra=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^pam_sm_')
+if [ -n "$extra" ]; then
+	echo "FAIL: exported besides pam_sm_*: $extra"; fail=1
+fi
+for f in NODELETE NOW; do
+	readelf -d "$so" | grep -q "FLAGS_1.*$f" || { echo "FAIL: FLAGS_1 lacks $f"; fail=1; }
+done
+readelf -d "$so" | grep -q "BIND_NOW" || { echo "FAIL: no BIND_NOW"; fail=1; }
+readelf -lW "$so" | grep -q "GNU_RELRO" || { echo "FAIL: no GNU_RELRO"; fail=1; }
+readelf -lW "$so" | awk '/GNU_STACK/ { if ($7 ~ /E/) exit 1 }' || { echo "FAIL: executable stack"; fail=1; }
+readelf -sW "$so" | grep -q "__stack_chk_fail" || { echo "FAIL: no stack protector"; fail=1; }
+readelf -SW "$so" | grep -q "\.init_array" && {
+	# only the compiler's frame_dummy may be there: one entry of 8 bytes
+	size=$(readelf -SW "$so" | awk '/\.init_array/ {print $6}')
+	[ "$size" = "000008" ] || { echo "FAIL: constructors in the module ($size)"; fail=1; }
+}
+if [ "$fail" = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail
