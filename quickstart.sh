@@ -3,7 +3,9 @@
 #
 #   demo  build, start a local CSMS stand-in (TLS on 127.0.0.1) and run real PAM
 #         transactions through pam_csms.so, printing each decision
-#   test  build with --enable-werror and run every test: make check, make distcheck
+#   test  build with --enable-werror and run every test: make check, the ASan+UBSan build's
+#         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy,
+#         make distcheck
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,13 +16,14 @@ jobs=$(nproc 2>/dev/null || echo 2)
 DEPS=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev libinih-dev libpam0g-dev libpam-modules check
       python3 openssl ca-certificates binutils)
+TEST_DEPS=(valgrind cppcheck clang-tidy clang)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'quickstart.sh: %s\n' "$*" >&2; exit 1; }
 
 install_deps() {
 	local missing=() p
-	for p in "${DEPS[@]}"; do
+	for p in "${DEPS[@]}" "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -112,13 +115,48 @@ EOC
 	echo "    the token appears in none of the output above"
 }
 
+# The PAM-stack suites under valgrind memcheck: no errors, no definite leaks.
+memcheck() {
+	local t env=(CSMS_MODULE="$build/src/.libs/pam_csms.so" CSMS_CHECK="$build/csms-check"
+		CSMS_TEST_PKI="$build/tests/pki" CSMS_TEST_TOKEN=csms-test-token-0123456789abcdef
+		CSMS_SRCDIR="$here" CK_FORK=no CK_DEFAULT_TIMEOUT=300)
+	for t in check_pam check_dlopen; do
+		(cd "$build" && env "${env[@]}" "$here/tests/with-standin.sh" -- \
+			valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+			"tests/$t") >"$build/valgrind-$t.log" 2>&1 ||
+			{ cat "$build/valgrind-$t.log" >&2; die "valgrind found errors in $t"; }
+		echo "    valgrind $t: $(grep -E '^[0-9]+%' "$build/valgrind-$t.log")"
+	done
+}
+
 run_tests() {
-	install_deps
+	local asan=$here/build-asan
+	install_deps "${TEST_DEPS[@]}"
 	configure_build
 	say "make check"
 	if ! make -C "$build" -j"$jobs" check; then
 		cat "$build"/test-suite.log >&2 || true
 		die "make check failed"
+	fi
+	say "static checks (cppcheck, clang-tidy)"
+	tests/static-checks.sh "$build"
+	say "PAM-stack tests under valgrind memcheck"
+	memcheck
+	say "ASan+UBSan build: make check"
+	mkdir -p "$asan"
+	(cd "$asan" && "$here/configure" --enable-werror \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" >/dev/null)
+	make -C "$asan" -s -j"$jobs"
+	if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		make -C "$asan" -j"$jobs" check >"$asan/check.log" 2>&1; then
+		cat "$asan"/test-suite.log >&2 || true
+		die "the sanitizer build's make check failed"
+	fi
+	grep -E "^# (TOTAL|PASS|FAIL)" "$asan/check.log" | sed 's/^/    asan /'
+	if grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$asan"/tests/*.log; then
+		die "sanitizer reports in the logs above"
 	fi
 	say "make distcheck"
 	make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$build/distcheck.log" 2>&1 ||

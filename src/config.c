@@ -62,9 +62,9 @@ int csms_duration_parse(const char *s, int64_t *ms)
 	else if (strcmp(p, "ms") == 0)
 		mult = 1;
 	else if (strcmp(p, "m") == 0)
-		mult = 60 * 1000;
+		mult = (int64_t)60 * 1000;
 	else if (strcmp(p, "h") == 0)
-		mult = 3600 * 1000;
+		mult = (int64_t)3600 * 1000;
 	else
 		return -EINVAL;
 	if (n > INT64_MAX / mult)
@@ -205,7 +205,6 @@ static int set_region(struct csms_config *cfg, const char *v, char *err, size_t 
 static bool endpoint_valid(const char *v)
 {
 	const char *h = v + 8, *p;
-	size_t hl;
 
 	if (strncmp(v, "https://", 8) != 0)
 		return false;
@@ -222,7 +221,8 @@ static bool endpoint_valid(const char *v)
 		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		       (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
 			p++;
-		hl = (size_t)(p - h);
+		size_t hl = (size_t)(p - h);
+
 		if (hl == 0 || hl > 253 || h[0] == '.' || h[0] == '-' || h[hl - 1] == '-')
 			return false;
 	}
@@ -613,7 +613,7 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 	unsigned lineno = 0;
 
 	if (len > CSMS_CONFIG_MAX_SIZE) {
-		csms_errf(err, errlen, "%s: larger than %d bytes", name, CSMS_CONFIG_MAX_SIZE);
+		csms_errf(err, errlen, "%s: larger than %zu bytes", name, CSMS_CONFIG_MAX_SIZE);
 		return -EFBIG;
 	}
 	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)

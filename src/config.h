@@ -9,7 +9,7 @@
 #define CSMS_DEFAULT_CONF "/etc/security/pam_csms.conf"
 #define CSMS_DEFAULT_TOKEN_FILE "/etc/security/pam_csms.token"
 #define CSMS_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
-#define CSMS_CONFIG_MAX_SIZE (64 * 1024)
+#define CSMS_CONFIG_MAX_SIZE ((size_t)64 * 1024)
 /* inih r55 splits longer lines in two (its buffer is 200 bytes with newline and NUL). */
 #define CSMS_CONFIG_MAX_LINE 198
 

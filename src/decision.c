@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CA_FILE_MAX (4 * 1024 * 1024)
+#define CA_FILE_MAX ((size_t)4 * 1024 * 1024)
 
 static bool is_bypassed(const struct csms_request *rq)
 {

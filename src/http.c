@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define HEADERS_MAX (64 * 1024)
+#define HEADERS_MAX ((size_t)64 * 1024)
 #define BACKOFF_BASE_MS 100
 #define MIN_ATTEMPT_MS 50
 
@@ -41,6 +41,9 @@ static void global_init(void)
 
 int csms_http_global_init(void)
 {
+	/* checked at every call too, so the answer does not depend on who came first */
+	if (getenv("SSLKEYLOGFILE") != NULL)
+		return -EPERM;
 	if (pthread_once(&init_once, global_init) != 0)
 		return -EIO;
 	return init_result;
@@ -281,18 +284,28 @@ static const char *const month_names[] = { "Jan", "Feb", "Mar", "Apr", "May", "J
 /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", parsed without the locale. */
 static int64_t parse_http_date(const char *s)
 {
+	/* fixed layout: "Www, DD Mmm YYYY HH:MM:SS GMT" */
+	static const char layout[] = "Www, 00 Mmm 0000 00:00:00 GMT";
 	struct tm tm = { 0 };
-	int d, y, hh, mm, ss, n = 0;
-	char mon[4];
+	int d, y, hh, mm, ss;
 
-	if (strlen(s) != 29 || s[3] != ',')
+	if (strlen(s) != sizeof(layout) - 1)
 		return -1;
-	if (sscanf(s + 5, "%2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &n) != 6 ||
-	    n != 24)
-		return -1;
+	for (size_t i = 0; i < sizeof(layout) - 1; i++) {
+		if (layout[i] == '0' && (s[i] < '0' || s[i] > '9'))
+			return -1;
+		if (layout[i] != '0' && layout[i] != 'W' && layout[i] != 'w' &&
+		    layout[i] != 'M' && layout[i] != 'm' && s[i] != layout[i])
+			return -1;
+	}
+	d = (s[5] - '0') * 10 + (s[6] - '0');
+	y = (s[12] - '0') * 1000 + (s[13] - '0') * 100 + (s[14] - '0') * 10 + (s[15] - '0');
+	hh = (s[17] - '0') * 10 + (s[18] - '0');
+	mm = (s[20] - '0') * 10 + (s[21] - '0');
+	ss = (s[23] - '0') * 10 + (s[24] - '0');
 	tm.tm_mon = -1;
 	for (int i = 0; i < 12; i++)
-		if (strcmp(mon, month_names[i]) == 0)
+		if (strncmp(s + 8, month_names[i], 3) == 0)
 			tm.tm_mon = i;
 	if (tm.tm_mon < 0 || d < 1 || d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
 		return -1;
@@ -313,7 +326,7 @@ int64_t csms_retry_after_ms(const char *value, int64_t now)
 		return -1;
 	if (*p >= '0' && *p <= '9') {
 		for (; *p >= '0' && *p <= '9'; p++) {
-			if (secs > 86400 * 365)
+			if (secs > (int64_t)86400 * 365)
 				return -1;
 			secs = secs * 10 + (*p - '0');
 		}

@@ -28,7 +28,7 @@ static struct json_object *parse_one_object(const char *body, size_t len, char *
 	size_t end;
 
 	if (len == 0 || len > CSMS_BODY_MAX) {
-		csms_errf(err, errlen, len == 0 ? "empty body" : "body over the size cap");
+		csms_errf(err, errlen, "%s", len == 0 ? "empty body" : "body over the size cap");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(CSMS_JSON_DEPTH);
@@ -132,11 +132,10 @@ int csms_response_error_code(const char *body, size_t len, char *code, size_t co
 	root = parse_one_object(body, len, NULL, 0);
 	if (root == NULL)
 		return -ENOENT;
-	if (json_object_object_get_ex(root, "error_code", &o) && copy_code(o, code, codelen))
-		rc = 0;
-	else if (json_object_object_get_ex(root, "error", &inner) &&
-		 json_object_is_type(inner, json_type_object) &&
-		 json_object_object_get_ex(inner, "code", &o) && copy_code(o, code, codelen))
+	if ((json_object_object_get_ex(root, "error_code", &o) && copy_code(o, code, codelen)) ||
+	    (json_object_object_get_ex(root, "error", &inner) &&
+	     json_object_is_type(inner, json_type_object) &&
+	     json_object_object_get_ex(inner, "code", &o) && copy_code(o, code, codelen)))
 		rc = 0;
 	json_object_put(root);
 	return rc;

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CSMS_BODY_MAX (64 * 1024)
+#define CSMS_BODY_MAX ((size_t)64 * 1024)
 #define CSMS_JSON_DEPTH 16
 #define CSMS_STATE_MAX 32
 

@@ -16,7 +16,7 @@ int csms_token_validate(const char *tok, size_t len, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (len > CSMS_TOKEN_MAX) {
-		csms_errf(err, errlen, "token longer than %d bytes", CSMS_TOKEN_MAX);
+		csms_errf(err, errlen, "token longer than %zu bytes", CSMS_TOKEN_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {

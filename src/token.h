@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #define CSMS_TOKEN_MIN 16
-#define CSMS_TOKEN_MAX (64 * 1024)
+#define CSMS_TOKEN_MAX ((size_t)64 * 1024)
 
 /* Check a token held in memory: 16..CSMS_TOKEN_MAX bytes of 0x21..0x7e. 0 or -EINVAL. */
 int csms_token_validate(const char *tok, size_t len, char *err, size_t errlen);

@@ -25,10 +25,10 @@ void csms_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL || errlen == 0)
-		return;
 	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
+	/* clang 14's analyzer misreads va_start here (valist.Uninitialized false positive) */
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+	if (err != NULL && errlen > 0 && vsnprintf(err, errlen, fmt, ap) < 0)
 		err[0] = '\0';
 	va_end(ap);
 }

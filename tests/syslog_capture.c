@@ -3,15 +3,17 @@
  * pam_syslog() writes for the real module land in memory where the tests can read them.
  * The executable's symbols come first in the lookup scope of libpam and the module.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define CAP (256 * 1024)
+#define CAP ((size_t)256 * 1024)
 #define EXPORT __attribute__((visibility("default")))
 
 static char captured[CAP];
 static size_t used;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void t_log_reset(void);
 const char *t_log(void);
@@ -36,14 +38,19 @@ EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
 	int n;
 
 	(void)pri;
-	if (used + 2 >= CAP)
+	pthread_mutex_lock(&lock);
+	if (used + 2 >= CAP) {
+		pthread_mutex_unlock(&lock);
 		return;
+	}
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): the caller's va_list, started
 	n = vsnprintf(captured + used, CAP - used - 1, fmt, ap);
-	if (n < 0)
-		return;
-	used += (size_t)n < CAP - used - 1 ? (size_t)n : CAP - used - 2;
-	captured[used++] = '\n';
-	captured[used] = '\0';
+	if (n >= 0) {
+		used += (size_t)n < CAP - used - 1 ? (size_t)n : CAP - used - 2;
+		captured[used++] = '\n';
+		captured[used] = '\0';
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 EXPORT void syslog(int pri, const char *fmt, ...)

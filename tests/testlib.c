@@ -254,7 +254,7 @@ struct t_pam_result t_pam(const char *service, const char *user, const char *arg
 		rc = pam_authenticate(pamh, flags);
 		break;
 	case T_SETCRED:
-		rc = pam_setcred(pamh, flags | PAM_ESTABLISH_CRED);
+		rc = pam_setcred(pamh, flags | (int)PAM_ESTABLISH_CRED);
 		break;
 	case T_OPEN_SESSION:
 		rc = pam_open_session(pamh, flags);

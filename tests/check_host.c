@@ -1,0 +1,377 @@
+/*
+ * The module inside someone else's process, through real libpam: TLS peers it must
+ * refuse, signals and timers it must not touch, fds it must not leak to children,
+ * many transactions and many threads.
+ */
+#include "buildconf.h"
+
+#include "testlib.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- a second stand-in with another certificate or TLS version ---- */
+
+struct standin {
+	pid_t pid;
+	char port[16];
+};
+
+static struct standin spawn_standin(const char *dir, const char *cert, const char *tls_max)
+{
+	struct standin s = { 0 };
+	char *script = t_path(t_env("CSMS_SRCDIR"), "tests/csms_standin.py");
+	char *portf = t_path(dir, "port"), *logf = t_path(dir, "requests.jsonl");
+	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "python3";
+	char *argv[16];
+	int n = 0;
+
+	argv[n++] = strdup(py);
+	argv[n++] = strdup(script);
+	argv[n++] = strdup("--pki");
+	argv[n++] = strdup(t_env("CSMS_TEST_PKI"));
+	argv[n++] = strdup("--port-file");
+	argv[n++] = strdup(portf);
+	argv[n++] = strdup("--log");
+	argv[n++] = strdup(logf);
+	argv[n++] = strdup("--cert");
+	argv[n++] = strdup(cert);
+	argv[n++] = strdup("--exit-with-parent");
+	if (tls_max != NULL) {
+		argv[n++] = strdup("--tls-max");
+		argv[n++] = strdup(tls_max);
+	}
+	argv[n] = NULL;
+	ck_assert_int_eq(posix_spawnp(&s.pid, py, NULL, NULL, argv, environ), 0);
+	for (int i = 0; i < 100; i++) {
+		FILE *f = fopen(portf, "re");
+
+		if (f != NULL) {
+			if (fgets(s.port, sizeof(s.port), f) != NULL)
+				s.port[strcspn(s.port, "\n")] = '\0';
+			fclose(f);
+			if (s.port[0] != '\0')
+				break;
+		}
+		usleep(100000);
+	}
+	ck_assert_msg(s.port[0] != '\0', "stand-in with --cert %s did not start", cert);
+	for (int i = 0; i < n; i++)
+		free(argv[i]);
+	free(script);
+	free(portf);
+	free(logf);
+	return s;
+}
+
+static void stop_standin(struct standin *s)
+{
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+}
+
+static const struct {
+	const char *cert, *tls_max, *host, *ca;
+	int want;
+	const char *reason;
+} tls_rows[] = {
+	{ "server", NULL, "127.0.0.1", "ca.pem", PAM_SUCCESS, "state" },
+	{ "server", NULL, "localhost", "ca.pem", PAM_SUCCESS, "state" },
+	{ "wronghost", NULL, "127.0.0.1", "ca.pem", PAM_AUTHINFO_UNAVAIL, "tls" },
+	{ "expired", NULL, "127.0.0.1", "ca.pem", PAM_AUTHINFO_UNAVAIL, "tls" },
+	{ "otherca-server", NULL, "127.0.0.1", "ca.pem", PAM_AUTHINFO_UNAVAIL, "tls" },
+	{ "server", NULL, "127.0.0.1", "other-ca.pem", PAM_AUTHINFO_UNAVAIL, "tls" },
+	{ "server", "1.1", "127.0.0.1", "ca.pem", PAM_AUTHINFO_UNAVAIL, "tls" },
+};
+
+START_TEST(t_tls_peer)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f;
+	struct standin s = spawn_standin(dir, tls_rows[_i].cert, tls_rows[_i].tls_max);
+	struct t_pam_result r;
+
+	if (asprintf(&args, "conf=%s endpoint=https://%s:%s ca_file=%s/%s fail_mode=open", conf,
+		     tls_rows[_i].host, s.port, t_env("CSMS_TEST_PKI"), tls_rows[_i].ca) < 0)
+		abort();
+	if (tls_rows[_i].want != PAM_SUCCESS) /* a TLS failure must not fail open either way */
+		args[strlen(args) - strlen(" fail_mode=open")] = '\0';
+	t_log_reset();
+	r = t_pam("sshd", "enabled-tls", args, T_ACCOUNT, 0);
+	stop_standin(&s);
+	ck_assert_msg(r.rc == tls_rows[_i].want, "row %d: %d\n%s", _i, r.rc, t_log());
+	f = t_log_field("reason");
+	ck_assert_str_eq(f, tls_rows[_i].reason);
+	free(f);
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* ---- the host process ---- */
+
+static char *args_for(const char *dir)
+{
+	char *conf = t_config(dir, "", ""), *args;
+
+	if (asprintf(&args, "conf=%s", conf) < 0)
+		abort();
+	free(conf);
+	return args;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and the DIR's own fd */
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = 0, resident = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+START_TEST(t_signals_and_timers)
+{
+	char *dir = t_scratch(), *args = args_for(dir);
+	struct sigaction pipe_act = { .sa_handler = on_signal }, alrm_act = { .sa_handler = on_signal };
+	struct sigaction pipe_after, alrm_after;
+	struct itimerval timer = { .it_value = { 100, 0 } }, t_after;
+	sigset_t mask_before, mask_after;
+	static const char *const users[] = { "cutbody-s1", "enabled-s2", "endless-s3", "slowbody-s4" };
+
+	ck_assert_int_eq(sigaction(SIGPIPE, &pipe_act, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGALRM, &alrm_act, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &timer, NULL), 0);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_before), 0);
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
+		(void)t_pam("sshd", users[i], args, T_ACCOUNT, 0);
+	ck_assert_int_eq(sigaction(SIGPIPE, NULL, &pipe_after), 0);
+	ck_assert_int_eq(sigaction(SIGALRM, NULL, &alrm_after), 0);
+	ck_assert_int_eq(getitimer(ITIMER_REAL, &t_after), 0);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_after), 0);
+	ck_assert(pipe_after.sa_handler == on_signal);
+	ck_assert(alrm_after.sa_handler == on_signal);
+	ck_assert_int_gt(t_after.it_value.tv_sec, 80); /* still pending, not reset */
+	ck_assert_int_eq(sigismember(&mask_after, SIGPIPE), sigismember(&mask_before, SIGPIPE));
+	ck_assert_int_eq(sigismember(&mask_after, SIGALRM), sigismember(&mask_before, SIGALRM));
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A command the host runs after the hook (su, sudo) sees exactly the fds it saw before. */
+static int child_fd_count(void)
+{
+	char sh[] = "/bin/sh", dash_c[] = "-c", cmd[] = "ls /proc/self/fd | wc -l";
+	char *argv[] = { sh, dash_c, cmd, NULL };
+	int pipefd[2], status;
+	pid_t pid;
+	char buf[32] = { 0 };
+	posix_spawn_file_actions_t fa;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	ck_assert_int_eq(posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	ck_assert_int_gt(read(pipefd[0], buf, sizeof(buf) - 1), 0);
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return atoi(buf);
+}
+
+START_TEST(t_no_fd_leak_to_children)
+{
+	char *dir = t_scratch(), *args = args_for(dir);
+	int before_parent = count_fds(), before_child = child_fd_count();
+
+	ck_assert_int_eq(t_pam("sshd", "enabled-fd1", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	ck_assert_int_eq(t_pam("sshd", "slowhdr1-fd2", args, T_AUTH, 0).rc, PAM_SUCCESS);
+	(void)t_pam("sshd", "cutbody-fd3", args, T_ACCOUNT, 0);
+	ck_assert_int_eq(count_fds(), before_parent);
+	ck_assert_int_eq(child_fd_count(), before_child);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* pam_start ... pam_end a thousand times: libpam dlcloses the module every time. */
+START_TEST(t_thousand_cycles)
+{
+	char *dir = t_scratch(), *args = args_for(dir), user[64];
+	int fds = -1;
+	long rss = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		int want = i % 2 ? PAM_PERM_DENIED : PAM_SUCCESS;
+
+		snprintf(user, sizeof(user), "%s-cyc%d", i % 2 ? "disabled" : "enabled", i);
+		t_log_reset();
+		ck_assert_int_eq(t_pam("sshd", user, args, T_ACCOUNT, 0).rc, want);
+		if (i == 99) {
+			fds = count_fds();
+			rss = rss_kb();
+		}
+	}
+	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_msg(rss_kb() - rss < 4096, "RSS grew from %ld to %ld kB", rss, rss_kb());
+	free(args);
+	free(dir);
+}
+END_TEST
+
+struct worker {
+	const char *args;
+	int id;
+	int wrong;
+};
+
+static void *work(void *p)
+{
+	struct worker *w = p;
+	char user[64];
+
+	for (int i = 0; i < 4; i++) {
+		bool enabled = (w->id + i) % 2 == 0;
+		int rc;
+
+		snprintf(user, sizeof(user), "%s-th%d-%d", enabled ? "enabled" : "disabled", w->id, i);
+		rc = t_pam("sshd", user, w->args, T_ACCOUNT, 0).rc;
+		if (rc != (enabled ? PAM_SUCCESS : PAM_PERM_DENIED))
+			w->wrong++;
+	}
+	return NULL;
+}
+
+START_TEST(t_fifty_threads)
+{
+	char *dir = t_scratch(), *args = args_for(dir);
+	pthread_t th[50];
+	struct worker w[50];
+	int wrong = 0;
+
+	for (int i = 0; i < 50; i++) {
+		w[i] = (struct worker){ .args = args, .id = i };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < 50; i++) {
+		pthread_join(th[i], NULL);
+		wrong += w[i].wrong;
+	}
+	ck_assert_int_eq(wrong, 0);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Environment a setuid caller could set: nothing of it steers the module. */
+START_TEST(t_hostile_environment)
+{
+	char *dir = t_scratch(), *args = args_for(dir), *kl = t_path(dir, "keylog");
+	struct stat st;
+
+	setenv("https_proxy", "http://127.0.0.1:9", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+	setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
+	setenv("NO_PROXY", "*", 1);
+	setenv("CURL_CA_BUNDLE", "/dev/null", 1);
+	setenv("SSL_CERT_FILE", "/dev/null", 1);
+	setenv("HOME", dir, 1);
+	setenv("LANG", "tr_TR.UTF-8", 1);
+	setenv("LC_ALL", "tr_TR.UTF-8", 1);
+	ck_assert_int_eq(t_pam("sshd", "enabled-env1", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	ck_assert_int_eq(t_requests_for("enabled-env1"), 1);
+	free(args);
+	/* SSLKEYLOGFILE: refused before libcurl starts, even with fail_mode=open */
+	if (asprintf(&args, "conf=%s/pam_csms.conf fail_mode=open", dir) < 0)
+		abort();
+	setenv("SSLKEYLOGFILE", kl, 1);
+	ck_assert_int_eq(t_pam("sshd", "enabled-env2", args, T_ACCOUNT, 0).rc,
+			 PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_ne(stat(kl, &st), 0);
+	ck_assert_int_eq(t_requests_for("enabled-env2"), 0);
+	free(kl);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* The module creates no files, whatever the umask. */
+START_TEST(t_umask_no_files)
+{
+	char *dir = t_scratch(), *args = args_for(dir);
+	DIR *d;
+	int before = 0, after = 0;
+
+	umask(0);
+	for (d = opendir(dir); readdir(d) != NULL;)
+		before++;
+	closedir(d);
+	ck_assert_int_eq(t_pam("sshd", "enabled-um", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	for (d = opendir(dir); readdir(d) != NULL;)
+		after++;
+	closedir(d);
+	ck_assert_int_eq(after, before);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("host");
+	TCase *tls = tcase_create("tls"), *host = tcase_create("host");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tls, 60);
+	tcase_add_loop_test(tls, t_tls_peer, 0, sizeof(tls_rows) / sizeof(tls_rows[0]));
+	tcase_set_timeout(host, 300);
+	tcase_add_test(host, t_signals_and_timers);
+	tcase_add_test(host, t_no_fd_leak_to_children);
+	tcase_add_test(host, t_thousand_cycles);
+	tcase_add_test(host, t_fifty_threads);
+	tcase_add_test(host, t_hostile_environment);
+	tcase_add_test(host, t_umask_no_files);
+	suite_add_tcase(s, tls);
+	suite_add_tcase(s, host);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
