@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,6 +60,75 @@ static int check_owner_mode(const char *path, const struct stat *st, unsigned fl
 	return 0;
 }
 
+/*
+ * Open `path` walking down from "/", refusing any directory on the way that someone other
+ * than root (or the effective uid) could change: not owned by them, or writable by group or
+ * others without the sticky bit. The last component is opened with `oflags` (O_NOFOLLOW).
+ * Returns the fd or a negative errno.
+ */
+static int open_checked_path(const char *path, int oflags, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	char *p, *slash;
+	int dirfd, fd, e;
+
+	if (strlen(path) >= sizeof(buf)) {
+		csms_errf(err, errlen, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	csms_strlcpy(buf, path, sizeof(buf));
+	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return open_error("/", errno, err, errlen);
+	for (p = buf + 1;; p = slash + 1) {
+		struct stat st;
+		int len = p - buf > 1 ? (int)(p - buf - 1) : 1; /* the directory p is in */
+
+		if (fstat(dirfd, &st) != 0) {
+			e = errno;
+			close(dirfd);
+			return open_error(path, e, err, errlen);
+		}
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			csms_errf(err, errlen, "%s: directory %.*s is owned by uid %lu, not root", path,
+				  len, buf, (unsigned long)st.st_uid);
+			close(dirfd);
+			return -EPERM;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+			csms_errf(err, errlen,
+				  "%s: directory %.*s is writable by group or others; run chmod go-w",
+				  path, len, buf);
+			close(dirfd);
+			return -EPERM;
+		}
+		slash = strchr(p, '/');
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		/* symbolic links on the way are followed; each directory they lead to is checked */
+		fd = *p ? openat(dirfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC) : dup(dirfd);
+		e = errno;
+		*slash = '/';
+		if (fd < 0) {
+			close(dirfd);
+			return open_error(path, e, err, errlen);
+		}
+		close(dirfd);
+		dirfd = fd;
+	}
+	fd = openat(dirfd, p, oflags);
+	e = errno;
+	close(dirfd);
+	if (fd >= 0)
+		return fd;
+	if (e == ENOTDIR && (oflags & O_DIRECTORY)) {
+		csms_errf(err, errlen, "%s: not a directory (or a symbolic link)", path);
+		return -ENOTDIR;
+	}
+	return open_error(path, e, err, errlen);
+}
+
 int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
 		   char *err, size_t errlen)
 {
@@ -74,9 +144,10 @@ int csms_file_read(const char *path, size_t max, unsigned flags, char **out, siz
 		return -EINVAL;
 	}
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the login. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	fd = open_checked_path(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, err,
+			       errlen);
 	if (fd < 0)
-		return open_error(path, errno, err, errlen);
+		return fd;
 
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
@@ -149,14 +220,10 @@ int csms_dir_check(const char *path, char *err, size_t errlen)
 		csms_errf(err, errlen, "%s: not an absolute path", path ? path : "(null)");
 		return -EINVAL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOTDIR) {
-			csms_errf(err, errlen, "%s: not a directory (or a symbolic link)", path);
-			return -ENOTDIR;
-		}
-		return open_error(path, errno, err, errlen);
-	}
+	fd = open_checked_path(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY | O_NONBLOCK,
+			       err, errlen);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		csms_errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));

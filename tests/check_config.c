@@ -519,6 +519,29 @@ START_TEST(t_file_rules)
 	memset(bigtext, '#', CSMS_CONFIG_MAX_SIZE + 1);
 	t_write(big, bigtext, CSMS_CONFIG_MAX_SIZE + 1, 0644);
 	ck_assert_int_eq(load_file(big, err), -EFBIG);
+	/* the directories on the way count too */
+	{
+		char *sub = t_path(dir, "sub"), *inner = t_path(sub, "c.conf");
+
+		ck_assert_int_eq(mkdir(sub, 0755), 0);
+		t_write_str(inner, BASE, 0644);
+		ck_assert_int_eq(load_file(inner, err), 0);
+		ck_assert_int_eq(chmod(sub, 0777), 0);
+		ck_assert_int_eq(load_file(inner, err), -EPERM);
+		ck_assert_msg(strstr(err, "directory") && strstr(err, "writable"), "%s", err);
+		ck_assert_int_eq(chmod(sub, 01777), 0); /* sticky, like /tmp: entries are safe */
+		ck_assert_int_eq(load_file(inner, err), 0);
+		ck_assert_int_eq(chmod(sub, 0775), 0);
+		ck_assert_int_eq(load_file(inner, err), -EPERM);
+		ck_assert_int_eq(chmod(sub, 0755), 0);
+		if (geteuid() == 0) {
+			ck_assert_int_eq(chown(sub, 65534, 0), 0);
+			ck_assert_int_eq(load_file(inner, err), -EPERM);
+			ck_assert_msg(strstr(err, "owned by uid 65534") != NULL, "%s", err);
+		}
+		free(inner);
+		free(sub);
+	}
 	if (geteuid() == 0) {
 		/* owned by someone else: neither root nor us */
 		ck_assert_int_eq(chown(good, 65534, 65534), 0);

@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -311,10 +315,25 @@ START_TEST(t_hostile_environment)
 	setenv("CURL_CA_BUNDLE", "/dev/null", 1);
 	setenv("SSL_CERT_FILE", "/dev/null", 1);
 	setenv("HOME", dir, 1);
+	setenv("CURL_HOME", dir, 1);
+	setenv("OPENSSL_CONF", "/nonexistent/openssl.cnf", 1);
+	{
+		char *netrc = t_path(dir, ".netrc"), *curlrc = t_path(dir, ".curlrc");
+
+		t_write_str(netrc, "machine 127.0.0.1 login x password y\n", 0600);
+		t_write_str(curlrc, "proxy = http://127.0.0.1:9\n", 0600);
+		free(netrc);
+		free(curlrc);
+	}
 	setenv("LANG", "tr_TR.UTF-8", 1);
 	setenv("LC_ALL", "tr_TR.UTF-8", 1);
 	ck_assert_int_eq(t_pam("sshd", "enabled-env1", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_requests_for("enabled-env1"), 1);
+	{
+		char *authz = t_last_header("enabled-env1", "authorization");
+
+		ck_assert_ptr_null(authz); /* .netrc was not read */
+	}
 	free(args);
 	/* SSLKEYLOGFILE: refused before libcurl starts, even with fail_mode=open */
 	if (asprintf(&args, "conf=%s/pam_csms.conf fail_mode=open", dir) < 0)
@@ -325,6 +344,219 @@ START_TEST(t_hostile_environment)
 	ck_assert_int_ne(stat(kl, &st), 0);
 	ck_assert_int_eq(t_requests_for("enabled-env2"), 0);
 	free(kl);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* ---- stacks and handles built by hand ---- */
+
+static int conv_fail(int n, const struct pam_message **msg, struct pam_response **resp,
+		     void *data)
+{
+	(void)n;
+	(void)msg;
+	(void)data;
+	*resp = NULL;
+	return PAM_CONV_ERR;
+}
+
+/* Write `stack` (with @M@ for the module and its conf= argument) as service `svc`. */
+static char *write_stack(const char *dir, const char *svc, const char *stack, const char *margs)
+{
+	char *path = t_path(dir, svc), *text, *o;
+	const char *module = t_env("CSMS_MODULE"), *p;
+
+	text = malloc(strlen(stack) * 2 + 4 * (strlen(module) + strlen(margs) + 2) + 1);
+	for (o = text, p = stack; *p;) {
+		if (strncmp(p, "@M@", 3) == 0) {
+			o += sprintf(o, "%s %s", module, margs);
+			p += 3;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	t_write_str(path, text, 0644);
+	free(text);
+	return path;
+}
+
+/*
+ * bookworm's common-account with pam_unix in place (pam_permit stands in for it): only
+ * required and requisite keep a DISABLED user out; the others fail open, which is why the
+ * profile and the docs say required.
+ */
+static const struct {
+	const char *control;
+	int want; /* for a DISABLED user */
+} stacks[] = {
+	{ "required", PAM_PERM_DENIED },
+	{ "requisite", PAM_PERM_DENIED },
+	{ "optional", PAM_SUCCESS },
+	{ "sufficient", PAM_SUCCESS },
+	{ "[default=ignore]", PAM_SUCCESS },
+};
+
+START_TEST(t_stack_matrix)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *margs, *stack, *svc;
+	struct pam_conv conv = { conv_fail, NULL };
+	pam_handle_t *pamh;
+	int rc;
+
+	if (asprintf(&margs, "conf=%s", conf) < 0 ||
+	    asprintf(&stack,
+		     "account [success=1 new_authtok_reqd=done default=ignore] pam_permit.so\n"
+		     "account requisite pam_deny.so\n"
+		     "account required pam_permit.so\n"
+		     "account %s @M@\n",
+		     stacks[_i].control) < 0)
+		abort();
+	svc = write_stack(dir, "common", stack, margs);
+	ck_assert_int_eq(pam_start_confdir("common", "disabled-stack", &conv, dir, &pamh),
+			 PAM_SUCCESS);
+	rc = pam_acct_mgmt(pamh, 0);
+	pam_end(pamh, rc);
+	ck_assert_msg(rc == stacks[_i].want, "%s: %d", stacks[_i].control, rc);
+	ck_assert_int_eq(pam_start_confdir("common", "enabled-stack", &conv, dir, &pamh),
+			 PAM_SUCCESS);
+	rc = pam_acct_mgmt(pamh, 0);
+	pam_end(pamh, rc);
+	ck_assert_int_eq(rc, PAM_SUCCESS);
+	free(svc);
+	free(stack);
+	free(margs);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* One handle, several calls, PAM_USER changed in between, a failing conversation. */
+START_TEST(t_same_handle)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "deny_message = no", ""), *margs, *svc;
+	struct pam_conv conv = { conv_fail, NULL };
+	pam_handle_t *pamh;
+
+	if (asprintf(&margs, "conf=%s", conf) < 0)
+		abort();
+	svc = write_stack(dir, "same", "auth required @M@\naccount required @M@\n", margs);
+	ck_assert_int_eq(pam_start_confdir("same", "enabled-same", &conv, dir, &pamh), PAM_SUCCESS);
+	ck_assert_int_eq(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(pam_acct_mgmt(pamh, 0), PAM_SUCCESS);
+	ck_assert_int_eq(t_requests_for("enabled-same"), 3); /* no cached answer */
+	/* another module changed PAM_USER: the module follows it and never sets it */
+	ck_assert_int_eq(pam_set_item(pamh, PAM_USER, "disabled-same"), PAM_SUCCESS);
+	ck_assert_int_eq(pam_acct_mgmt(pamh, 0), PAM_PERM_DENIED); /* conv fails: still deny */
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	{
+		const void *u = NULL;
+
+		ck_assert_int_eq(pam_get_item(pamh, PAM_USER, &u), PAM_SUCCESS);
+		ck_assert_str_eq(u, "disabled-same");
+	}
+	pam_end(pamh, PAM_SUCCESS);
+	free(svc);
+	free(margs);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* ---- servers that never answer ---- */
+
+static int listen_loopback(int backlog, char *port, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	snprintf(port, len, "%u", ntohs(a.sin_port));
+	return fd;
+}
+
+/* TCP accepted by the kernel, but no ServerHello ever comes. */
+START_TEST(t_silent_server)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, port[16];
+	int lfd = listen_loopback(16, port, sizeof(port));
+	struct t_pam_result r;
+
+	if (asprintf(&args, "conf=%s endpoint=https://127.0.0.1:%s timeout=1s", conf, port) < 0)
+		abort();
+	t_log_reset();
+	r = t_pam("sshd", "enabled-silent", args, T_ACCOUNT, 0);
+	ck_assert_int_eq(r.rc, PAM_AUTHINFO_UNAVAIL);
+	ck_assert_msg(r.ms < 2000, "%ld ms", r.ms);
+	f = t_log_field("reason");
+	ck_assert_str_eq(f, "timeout");
+	free(f);
+	close(lfd);
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* A full accept queue drops SYNs: each attempt hits connect_timeout, all within timeout. */
+START_TEST(t_syn_dropped)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, port[16];
+	int lfd = listen_loopback(0, port, sizeof(port)), fillers[8];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)atoi(port)) };
+	struct t_pam_result r;
+
+	for (int i = 0; i < 8; i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		(void)connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	usleep(100000);
+	if (asprintf(&args, "conf=%s endpoint=https://127.0.0.1:%s timeout=2s connect_timeout=300ms",
+		     conf, port) < 0)
+		abort();
+	t_log_reset();
+	r = t_pam("sshd", "enabled-syn", args, T_ACCOUNT, 0);
+	ck_assert_int_eq(r.rc, PAM_AUTHINFO_UNAVAIL);
+	ck_assert_msg(r.ms < 3000, "%ld ms", r.ms);
+	f = t_log_field("reason");
+	ck_assert_msg(strcmp(f, "network") == 0 || strcmp(f, "timeout") == 0, "%s", f);
+	free(f);
+	for (int i = 0; i < 8; i++)
+		close(fillers[i]);
+	close(lfd);
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* Short of file descriptors: a correct answer or a clean refusal, never a permit for a
+ * DISABLED user, never a crash. */
+START_TEST(t_fd_limit)
+{
+	char *dir = t_scratch(), *args = args_for(dir), user[64];
+	struct rlimit lim, orig;
+	int base = count_fds();
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &orig), 0);
+	for (int extra = 0; extra <= 8; extra++) {
+		int rc;
+
+		lim = orig;
+		lim.rlim_cur = (rlim_t)(base + extra);
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+		snprintf(user, sizeof(user), "disabled-nofd%d", extra);
+		rc = t_pam("sshd", user, args, T_ACCOUNT, 0).rc;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &orig), 0);
+		ck_assert_msg(rc != PAM_SUCCESS && rc != PAM_IGNORE, "%d spare fds: rc %d", extra, rc);
+	}
 	free(args);
 	free(dir);
 }
@@ -367,6 +599,11 @@ int main(void)
 	tcase_add_test(host, t_fifty_threads);
 	tcase_add_test(host, t_hostile_environment);
 	tcase_add_test(host, t_umask_no_files);
+	tcase_add_loop_test(host, t_stack_matrix, 0, sizeof(stacks) / sizeof(stacks[0]));
+	tcase_add_test(host, t_same_handle);
+	tcase_add_test(host, t_silent_server);
+	tcase_add_test(host, t_syn_dropped);
+	tcase_add_test(host, t_fd_limit);
 	suite_add_tcase(s, tls);
 	suite_add_tcase(s, host);
 	sr = srunner_create(s);
