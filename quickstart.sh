@@ -16,7 +16,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 DEPS=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev libinih-dev libpam0g-dev libpam-modules check
       python3 openssl ca-certificates binutils)
-TEST_DEPS=(valgrind cppcheck clang-tidy clang)
+TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'quickstart.sh: %s\n' "$*" >&2; exit 1; }

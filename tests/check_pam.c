@@ -74,6 +74,7 @@ static const struct row rows[] = {
 	{ "disabled-bypass", true, "bypass_users=someone,disabled-bypass",
 	  IGNORE("bypass"), "bypass", "-", "none", 0 },
 	{ "root", true, "bypass_groups=nogroup,root", IGNORE("bypass"), "bypass", "-", "none", 0 },
+	{ "root", true, "secret=%u-nobypass", DENY, "state", "DISABLED", "api", 1 }, /* no pass for root */
 	{ "disabled-nobypass", true, "bypass_groups=nogroup", DENY, "state", "DISABLED", "api", 1 },
 	/* CSMS cannot answer */
 	{ "enabled", false, "endpoint=https://127.0.0.1:1", UNAVAIL, "network", "-", "api", 0 },

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -37,6 +38,28 @@ static const struct {
 	{ "%u", "$(id)", "sshd", "h", -EINVAL, "$(id)" },
 	{ "%u", "%s%n%x", "sshd", "h", -EINVAL, "%s%n%x" },
 	{ "%u", "Alice", "sshd", "h", 0, "Alice" },
+	{ "%u", "/etc/passwd", "sshd", "h", -EINVAL, "/etc/passwd" },
+	{ "%u", "x/../../y", "sshd", "h", -EINVAL, "x/../../y" },
+	{ "%u", "%2F", "sshd", "h", -EINVAL, "%2F" },
+	{ "%u", "..%2f", "sshd", "h", -EINVAL, "..%2f" },
+	{ "%u", "%00", "sshd", "h", -EINVAL, "%00" },
+	{ "%u", "a%20b", "sshd", "h", -EINVAL, "a%20b" },
+	{ "%u", "\xef\xbd\x81lice", "sshd", "h", -EINVAL, NULL },	/* fullwidth a */
+	{ "%u", "alice\xe2\x80\x8b", "sshd", "h", -EINVAL, NULL }, /* zero-width space */
+	{ "%u", "ali\xcc\x81" "ce", "sshd", "h", -EINVAL, NULL },	/* combining acute */
+	{ "%u", "alice:x", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "alice ", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a;id", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "`id`", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a|b", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "'", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "\"", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a\rb", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a\tb", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a\x1b", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a\x07", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "a\x7f", "sshd", "h", -EINVAL, NULL },
+	{ "%u", "\xc3", "sshd", "h", -EINVAL, NULL },
 };
 
 START_TEST(t_expand)
@@ -56,6 +79,14 @@ START_TEST(t_length_boundary)
 {
 	char user[2000], out[CSMS_SECRET_SHOW_MAX + 1];
 	static const size_t lens[] = { 1, 63, 64, 65, 128, 129, 256, 1999 };
+	char *huge = malloc((1 << 20) + 1);
+
+	/* 1 MiB: rejected, and the copy kept for the log stays bounded */
+	memset(huge, 'a', 1 << 20);
+	huge[1 << 20] = '\0';
+	ck_assert_int_eq(csms_secret_name_expand("%u", huge, "s", "h", out, sizeof(out)), -EINVAL);
+	ck_assert_int_le(strlen(out), CSMS_SECRET_SHOW_MAX);
+	free(huge);
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		memset(user, 'a', lens[i]);

@@ -55,6 +55,21 @@ expect 64 '' -c "$conf" -o novalue a
 expect 64 '' -c "$conf" --bogus a
 expect 64 '' -c "$conf" --doctor
 
+# a wall clock years off breaks TLS (certificate not valid then), and nothing else:
+# deadlines run on CLOCK_MONOTONIC, so the check still ends quickly
+if command -v faketime >/dev/null; then
+	export DONT_FAKE_MONOTONIC=1
+	out=$(faketime -f '+7300d' "$check" -c "$conf" enabled-ft1); rc=$?
+	if [ "$rc" = 3 ] && printf '%s' "$out" | grep -q 'reason=tls'; then pass=$((pass + 1)); else
+		fail=$((fail + 1)); echo "FAIL: clock +20y: $rc $out"; fi
+	out=$(faketime -f '-7300d' "$check" -c "$conf" enabled-ft2); rc=$?
+	if [ "$rc" = 3 ] && printf '%s' "$out" | grep -q 'reason=tls'; then pass=$((pass + 1)); else
+		fail=$((fail + 1)); echo "FAIL: clock -20y: $rc $out"; fi
+	unset DONT_FAKE_MONOTONIC
+else
+	echo "SKIP: faketime is not installed (wall-clock cases)"
+fi
+
 # --json output is one valid JSON object with every log field
 out=$("$check" -c "$conf" --json enabled-7)
 if "${PYTHON:-python3}" -c '
