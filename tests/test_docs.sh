@@ -21,5 +21,12 @@ for k in $keys; do
 		fail=$((fail + 1)); echo "FAIL: key $k is missing from etc/pam_csms.conf"
 	fi
 done
+# tests/catalogue.md accounts for every case of the catalogue, 1 to 123, once each
+rows=$(grep -oE '^\| [0-9]+ \|' "$src/tests/catalogue.md" | tr -dc '0-9\n' | sort -n | uniq)
+if [ "$(printf '%s\n' "$rows" | tr '\n' ' ')" = "$(seq 1 123 | tr '\n' ' ')" ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: tests/catalogue.md does not have rows 1 to 123 exactly"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

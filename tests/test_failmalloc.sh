@@ -1,0 +1,38 @@
+#!/bin/bash
+# Allocation failure injected at every one of the first 400 allocations of a check, then
+# every 25th up to 6000: csms-check (the module's decision) never permits a DISABLED user,
+# never crashes, and answers correctly when nothing fails.
+set -u
+check=${CSMS_CHECK:?}
+shim=${CSMS_FAILMALLOC:?}
+if ldd "$check" | grep -q libasan; then
+	echo "SKIP: sanitizer build (ASan owns malloc)"; exit 77
+fi
+dir=$(mktemp -d "${CSMS_TEST_DIR:?}/fm.XXXXXX")
+printf '%s\n' "${CSMS_TEST_TOKEN:?}" >"$dir/token"
+chmod 600 "$dir/token"
+cat >"$dir/c.conf" <<EOC
+[csms]
+endpoint = https://127.0.0.1:$CSMS_STANDIN_PORT
+project_id = $CSMS_STANDIN_PROJECT
+token_file = $dir/token
+ca_file = $CSMS_TEST_CA
+EOC
+chmod 644 "$dir/c.conf"
+pass=0 fail=0
+declare -A seen
+for n in $(seq 1 400) $(seq 425 25 6000); do
+	FAILMALLOC_AT=$n LD_PRELOAD=$shim "$check" -c "$dir/c.conf" disabled-fm >/dev/null 2>&1
+	rc=$?
+	seen[$rc]=$((${seen[$rc]:-0} + 1))
+	case $rc in
+	1 | 3 | 4) pass=$((pass + 1)) ;;
+	*) fail=$((fail + 1)); echo "FAIL: allocation $n failing gave exit $rc" ;;
+	esac
+done
+for rc in "${!seen[@]}"; do echo "exit $rc: ${seen[$rc]} runs"; done
+# the shim itself is inert without FAILMALLOC_AT
+if LD_PRELOAD=$shim "$check" -c "$dir/c.conf" enabled-fm >/dev/null; then pass=$((pass + 1)); else
+	fail=$((fail + 1)); echo "FAIL: no injection, no permit"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
