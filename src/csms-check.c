@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "decision.h"
+#include "doctor.h"
 #include "verdict.h"
 
 #include <errno.h>
@@ -138,8 +139,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (doctor) {
-		fprintf(stderr, "csms-check: --doctor is not available in this version\n");
-		return EXIT_USAGE;
+		if (optind != argc || json) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return csms_doctor(nargs, args, stdout) == 0 ? EXIT_PERMIT : EXIT_DENY;
 	}
 	if (optind != argc - 1) {
 		usage(stderr);

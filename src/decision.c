@@ -160,7 +160,7 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 }
 
 /* The CA bundle is read through the same checked open as every other file. */
-static int load_ca(const struct csms_config *cfg, char **blob, size_t *len, char *err,
+int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err,
 		   size_t errlen)
 {
 	const char *file = cfg->ca_file;
@@ -229,7 +229,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CREDENTIALS;
 		goto out;
 	}
-	rc = load_ca(cfg, &ca, &ca_len, v->detail, sizeof(v->detail));
+	rc = csms_ca_load(cfg, &ca, &ca_len, v->detail, sizeof(v->detail));
 	if (rc != 0) {
 		v->decision = CSMS_DECISION_ERROR;
 		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;

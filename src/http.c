@@ -57,6 +57,7 @@ struct transfer {
 	bool header_overflow;
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	char retry_after[64];
+	char date[64];
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -124,10 +125,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
 		t->request_id[0] = '\0';
 		t->retry_after[0] = '\0';
+		t->date[0] = '\0';
 	} else if (header_is(line, n, "x-request-id:")) {
 		header_value(line, n, 13, t->request_id, sizeof(t->request_id));
 	} else if (header_is(line, n, "retry-after:")) {
 		header_value(line, n, 12, t->retry_after, sizeof(t->retry_after));
+	} else if (header_is(line, n, "date:")) {
+		header_value(line, n, 5, t->date, sizeof(t->date));
 	}
 	return n;
 }
@@ -282,7 +286,7 @@ static const char *const month_names[] = { "Jan", "Feb", "Mar", "Apr", "May", "J
 					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", parsed without the locale. */
-static int64_t parse_http_date(const char *s)
+int64_t csms_http_date_parse(const char *s)
 {
 	/* fixed layout: "Www, DD Mmm YYYY HH:MM:SS GMT" */
 	static const char layout[] = "Www, 00 Mmm 0000 00:00:00 GMT";
@@ -332,7 +336,7 @@ int64_t csms_retry_after_ms(const char *value, int64_t now)
 		}
 		return *p == '\0' ? secs * 1000 : -1;
 	}
-	secs = parse_http_date(value);
+	secs = csms_http_date_parse(value);
 	if (secs < 0)
 		return -1;
 	return secs <= now ? 0 : (secs - now) * 1000;
@@ -453,7 +457,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		t.body[0] = '\0';
 		t.body_overflow = t.header_overflow = false;
 		t.header_bytes = 0;
-		t.request_id[0] = t.retry_after[0] = '\0';
+		t.request_id[0] = t.retry_after[0] = t.date[0] = '\0';
 
 		cc = perform_once(rq, headers, &t, remaining, &status, resp->content_type,
 				  sizeof(resp->content_type), errbuf);
@@ -466,6 +470,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		resp->result = r;
 		resp->status = status;
 		csms_strlcpy(resp->request_id, t.request_id, sizeof(resp->request_id));
+		csms_strlcpy(resp->date, t.date, sizeof(resp->date));
 		if (r == CSMS_HTTP_TOO_BIG)
 			csms_strlcpy(resp->detail,
 				     t.header_overflow ? "response headers over the cap"

@@ -39,6 +39,7 @@ struct csms_http_response {
 	long status;
 	char content_type[128];
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
+	char date[64]; /* the server's Date header, for clock checks */
 	char *body; /* NUL-terminated, at most CSMS_BODY_MAX bytes */
 	size_t body_len;
 	int attempts;
@@ -58,5 +59,8 @@ void csms_http_response_free(struct csms_http_response *resp);
  * when the value is missing or malformed. now is the wall clock (time(NULL)).
  */
 int64_t csms_retry_after_ms(const char *value, int64_t now);
+
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as seconds since the epoch, or -1. */
+int64_t csms_http_date_parse(const char *s);
 
 #endif

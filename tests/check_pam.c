@@ -80,6 +80,9 @@ static const struct row rows[] = {
 	{ "enabled", false, "endpoint=https://127.0.0.1:1", UNAVAIL, "network", "-", "api", 0 },
 	{ "enabled", false, "endpoint=https://127.0.0.1:1 fail_mode=open", IGNORE("fail_open"),
 	  "network", "-", "api", 0 },
+	/* a 70-byte label: the resolver refuses it locally, no query leaves the machine */
+	{ "enabled", false, "endpoint=https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", UNAVAIL, "network", "-",
+	  "api", 0 },
 	{ "enabled", false, "ca_file=@PKI@/other-ca.pem", UNAVAIL, "tls", "-", "api", 0 },
 	{ "slowhdr3", false, "timeout=1s", UNAVAIL, "timeout", "-", "api", 1 },
 	{ "unauth", false, "", UNAVAIL, "credentials_rejected", "-", "api", 1 },

@@ -53,7 +53,6 @@ expect 64 '' -c "$conf"
 expect 64 '' -c "$conf" a b
 expect 64 '' -c "$conf" -o novalue a
 expect 64 '' -c "$conf" --bogus a
-expect 64 '' -c "$conf" --doctor
 
 # a wall clock years off breaks TLS (certificate not valid then), and nothing else:
 # deadlines run on CLOCK_MONOTONIC, so the check still ends quickly
