@@ -19,7 +19,7 @@ static int should_fail(void)
 	if (fail_at == -1) {
 		const char *v = getenv("FAILMALLOC_AT");
 
-		fail_at = v ? atol(v) : 0;
+		fail_at = v ? strtol(v, NULL, 10) : 0;
 	}
 	if (fail_at > 0 && ++calls >= fail_at) {
 		errno = ENOMEM;
