@@ -15,6 +15,7 @@
 
 #include "fuzz.h"
 #include "response.h"
+#include "util.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_INPUT ((size_t)16 * 1024 * 1024)
+#define REPLAY_MAX_INPUT ((size_t)16 * 1024 * 1024)
 
 static int run_file(const char *path, size_t *ran)
 {
@@ -36,8 +36,8 @@ static int run_file(const char *path, size_t *ran)
 			close(fd);
 		return 2;
 	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_INPUT) {
-		fprintf(stderr, "%s: not a regular file of at most %zu bytes\n", path, MAX_INPUT);
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > REPLAY_MAX_INPUT) {
+		fprintf(stderr, "%s: not a regular file of at most %zu bytes\n", path, REPLAY_MAX_INPUT);
 		close(fd);
 		return 2;
 	}

@@ -550,7 +550,7 @@ START_TEST(t_fd_limit)
 		int rc;
 
 		lim = orig;
-		lim.rlim_cur = (rlim_t)(base + extra);
+		lim.rlim_cur = (rlim_t)base + (rlim_t)extra;
 		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
 		snprintf(user, sizeof(user), "disabled-nofd%d", extra);
 		rc = t_pam("sshd", user, args, T_ACCOUNT, 0).rc;
