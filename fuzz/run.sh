@@ -66,7 +66,7 @@ make -C "$build" -s -j"$ncpu" "${bins[@]}" >"$build/fuzz-make.log" 2>&1 ||
 	{ tail -n 40 "$build/fuzz-make.log" >&2; die "building the fuzzers failed"; }
 
 # ---- run -----------------------------------------------------------------------------------
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 run_one() {

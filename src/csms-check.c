@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
 	};
 	const char *args[MAX_OVERRIDES + 1];
-	char confarg[4200], host[256], line[4096], err[CSMS_ERRLEN];
+	char confarg[4200] = "", host[256], line[4096], err[CSMS_ERRLEN];
 	const char *service = "csms-check", *user;
 	struct csms_config cfg;
 	struct csms_verdict v;
@@ -97,6 +97,10 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:s:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
+			if (confarg[0] != '\0') {
+				fprintf(stderr, "csms-check: -c given twice\n");
+				return EXIT_USAGE;
+			}
 			if (snprintf(confarg, sizeof(confarg), "conf=%s", optarg) >=
 			    (int)sizeof(confarg)) {
 				fprintf(stderr, "csms-check: -c: path too long\n");
@@ -162,9 +166,15 @@ int main(int argc, char **argv)
 			host[0] = '\0';
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0';
+		struct passwd pw, *pwp = NULL;
+		char pwbuf[16384];
+
+		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0)
+			pwp = NULL;
 		rq = (struct csms_request){
 			.cfg = &cfg,
 			.user = user,
+			.account_name = pwp ? pwp->pw_name : NULL,
 			.service = service,
 			.host = host,
 			.in_group = user_in_group,

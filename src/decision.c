@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #define CA_FILE_MAX ((size_t)4 * 1024 * 1024)
 
@@ -137,6 +138,25 @@ static void from_status_400(const struct csms_config *cfg, const struct csms_htt
 	csms_errf(v->detail, sizeof(v->detail), "error_code %s", code);
 }
 
+/*
+ * 404 is "no such secret", unless the API gateway says it has no such API (APIGW.0101:
+ * a wrong endpoint or project_id), which must not become on_missing=ignore for everyone.
+ */
+static void from_status_404(const struct csms_config *cfg, const struct csms_http_response *resp,
+			    struct csms_verdict *v)
+{
+	char code[32];
+
+	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) == 0 &&
+	    strncmp(code, "APIGW.", 6) == 0) {
+		cannot_answer(cfg, v, CSMS_REASON_HTTP);
+		csms_errf(v->detail, sizeof(v->detail),
+			  "HTTP 404 %s from the API gateway: check endpoint and project_id", code);
+		return;
+	}
+	not_found(cfg, v);
+}
+
 static void from_response(const struct csms_request *rq, const struct csms_http_response *resp,
 			  struct csms_verdict *v)
 {
@@ -146,7 +166,7 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 	if (s == 200)
 		from_status_200(rq, resp, v);
 	else if (s == 404)
-		not_found(cfg, v);
+		from_status_404(cfg, resp, v);
 	else if (s == 400)
 		from_status_400(cfg, resp, v);
 	else if (s == 401 || s == 403)
@@ -212,6 +232,14 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		csms_strlcpy(v->detail, "no user name", sizeof(v->detail));
 		goto out;
 	}
+	if (rq->account_name != NULL && strcmp(rq->account_name, rq->user) != 0) {
+		/* a case-folding name service would log BOB in as bob: ask for neither */
+		v->decision = CSMS_DECISION_DENY;
+		v->reason = CSMS_REASON_INVALID_NAME;
+		csms_errf(v->detail, sizeof(v->detail),
+			  "the account database calls this user '%.64s'", rq->account_name);
+		goto out;
+	}
 	rc = csms_secret_name_expand(cfg->secret_template, rq->user,
 				     rq->service ? rq->service : "", rq->host ? rq->host : "",
 				     v->secret, sizeof(v->secret));
@@ -267,6 +295,13 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 	} else {
 		from_transport_failure(cfg, &resp, v);
 		csms_strlcpy(v->detail, resp.detail, sizeof(v->detail));
+	}
+	if (v->decision == CSMS_DECISION_FAIL_OPEN && getauxval(AT_SECURE)) {
+		/* in setuid su or sudo the caller can cause the failure (SIGSTOP, ulimit -n):
+		 * an outage there must not be a way in */
+		v->decision = CSMS_DECISION_UNAVAILABLE;
+		csms_strlcpy(v->detail, "fail_mode=open is not honoured in a setuid process",
+			     sizeof(v->detail));
 	}
 out:
 	csms_http_response_free(&resp);

@@ -12,6 +12,8 @@ struct csms_request {
 	const char *user;    /* may be NULL: then the name is invalid */
 	const char *service; /* PAM service, for %s */
 	const char *host;    /* short host name, for %h */
+	/* the name the account database gives this user, or NULL if it has none */
+	const char *account_name;
 	/* 1 if user is a member of group, 0 if not, negative on lookup failure */
 	int (*in_group)(void *ctx, const char *user, const char *group);
 	void *group_ctx;

@@ -135,6 +135,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	int rc;
 
 	memset(&resp, 0, sizeof(resp));
+	csms_strlcpy(err, "out of memory", sizeof(err));
 	rc = csms_config_init(&cfg);
 	if (rc == 0)
 		rc = csms_config_load(&cfg, "csms-check", argc, argv, err, sizeof(err));
@@ -230,13 +231,14 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	ok(&r, "tls", "certificate chain and host name verified");
 
 	{
-		int64_t server = csms_http_date_parse(resp.date), skew;
+		int64_t server = csms_http_date_parse(resp.date);
 
 		if (server < 0) {
 			failed(&r, "clock", "the server sent no usable Date header; check the "
 					    "endpoint is the CSMS (KMS) API");
 		} else {
-			skew = (int64_t)time(NULL) - server;
+			int64_t skew = (int64_t)time(NULL) - server;
+
 			snprintf(msg, sizeof(msg), "off by %llds from the server", (long long)skew);
 			if (llabs(skew) > CSMS_DOCTOR_MAX_SKEW) {
 				size_t n = strlen(msg);

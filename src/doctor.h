@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 /* Token files older than this are reported as stale (IAM tokens live 24 h). */
-#define CSMS_DOCTOR_TOKEN_MAX_AGE (23 * 3600)
+#define CSMS_DOCTOR_TOKEN_MAX_AGE ((long)23 * 3600)
 /* Clock skew that breaks signatures and makes certificates look invalid. */
 #define CSMS_DOCTOR_MAX_SKEW 300
 

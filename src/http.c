@@ -27,21 +27,20 @@ static int init_result = -EIO;
 static void global_init(void)
 {
 	/*
-	 * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a
-	 * setuid su or sudo the variable belongs to the caller, and even elsewhere it would
-	 * leak the token's session: never initialise with it set. curl_global_cleanup is
+	 * csms_http_global_init() has already refused SSLKEYLOGFILE. curl_global_cleanup is
 	 * never called (the host or another module may use libcurl; resolver threads).
 	 */
-	if (getenv("SSLKEYLOGFILE") != NULL) {
-		init_result = -EPERM;
-		return;
-	}
 	init_result = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }
 
 int csms_http_global_init(void)
 {
-	/* checked at every call too, so the answer does not depend on who came first */
+	/*
+	 * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a
+	 * setuid su or sudo the variable belongs to the caller, and even elsewhere it would
+	 * leak the token's session: refuse whenever it is set, checked at every call so the
+	 * answer does not depend on who came first.
+	 */
 	if (getenv("SSLKEYLOGFILE") != NULL)
 		return -EPERM;
 	if (pthread_once(&init_once, global_init) != 0)
@@ -50,6 +49,7 @@ int csms_http_global_init(void)
 }
 
 struct transfer {
+	int socket_errno; /* a local failure to make a socket (EMFILE, ENOMEM, ...) */
 	char *body;
 	size_t len;
 	bool body_overflow;
@@ -139,14 +139,22 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 static curl_socket_t open_socket_cloexec(void *clientp, curlsocktype purpose,
 					 struct curl_sockaddr *addr)
 {
-	(void)clientp;
+	struct transfer *t = clientp;
+	int fd;
+
 	(void)purpose;
 	/* libcurl 7.88 leaves sockets inheritable; su and sudo fork and exec after PAM. */
-	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd < 0)
+		t->socket_errno = errno;
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 {
+	/* the process itself is short of something: never "CSMS cannot answer" */
+	if (cc != CURLE_OK && t->socket_errno != 0 && t->socket_errno != EAFNOSUPPORT)
+		return CSMS_HTTP_MEMORY;
 	switch (cc) {
 	case CURLE_OK:
 		return CSMS_HTTP_OK;
@@ -174,6 +182,7 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 	case CURLE_SSL_CRL_BADFILE:
 		return CSMS_HTTP_TLS;
 	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
 		return CSMS_HTTP_MEMORY;
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_UNSUPPORTED_PROTOCOL:
@@ -248,6 +257,8 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	SETOPT(h, CURLOPT_PROXY, rq->proxy != NULL ? rq->proxy : "");
 	SETOPT(h, CURLOPT_NOPROXY, "");
 	SETOPT(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SETOPT(h, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+	SETOPT(h, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)remaining);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
 	SETOPT(h, CURLOPT_HTTPHEADER, headers);
@@ -258,6 +269,9 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(h, CURLOPT_HEADERDATA, t);
 	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec);
+	SETOPT(h, CURLOPT_OPENSOCKETDATA, t);
+	/* do not wait for a stuck resolver thread at cleanup: the budget is the budget */
+	SETOPT(h, CURLOPT_QUICK_EXIT, 1L);
 
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_OK) {
@@ -458,6 +472,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		t.body_overflow = t.header_overflow = false;
 		t.header_bytes = 0;
 		t.request_id[0] = t.retry_after[0] = t.date[0] = '\0';
+		t.socket_errno = 0;
 
 		cc = perform_once(rq, headers, &t, remaining, &status, resp->content_type,
 				  sizeof(resp->content_type), errbuf);

@@ -6,6 +6,7 @@
 #include "verdict.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -104,12 +105,15 @@ static int run_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		csms_verdict_set_error(&v, rc, rc == -ENOMEM ? "out of memory" : err);
 		v.ms = csms_now_ms() - start;
 	} else {
+		const struct passwd *pw = user ? pam_modutil_getpwnam(pamh, user) : NULL;
+
 		short_hostname(host, sizeof(host));
 		rq = (struct csms_request){
 			.cfg = &cfg,
 			.user = user,
 			.service = service,
 			.host = host,
+			.account_name = pw ? pw->pw_name : NULL,
 			.in_group = user_in_group,
 			.group_ctx = pamh,
 			.start_ms = start,

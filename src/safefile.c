@@ -107,7 +107,8 @@ static int open_checked_path(const char *path, int oflags, char *err, size_t err
 			break;
 		*slash = '\0';
 		/* symbolic links on the way are followed; each directory they lead to is checked */
-		fd = *p ? openat(dirfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC) : dup(dirfd);
+		fd = *p ? openat(dirfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC)
+			: fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 		e = errno;
 		*slash = '/';
 		if (fd < 0) {

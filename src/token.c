@@ -44,11 +44,9 @@ int csms_token_read(const char *path, char **tok, size_t *len, char *err, size_t
 	rc = csms_file_read(path, cap, CSMS_FILE_SECRET, &buf, &n, err, errlen);
 	if (rc != 0)
 		return rc;
-	if (n > 0 && buf[n - 1] == '\n') {
+	/* one trailing newline; a CR is a control character like any other */
+	if (n > 0 && buf[n - 1] == '\n')
 		n--;
-		if (n > 0 && buf[n - 1] == '\r')
-			n--;
-	}
 	rc = csms_token_validate(buf, n, why, sizeof(why));
 	if (rc != 0) {
 		csms_errf(err, errlen, "%s: %s", path, why);

@@ -40,7 +40,7 @@ static struct standin spawn_standin(const char *dir, const char *cert, const cha
 	struct standin s = { 0 };
 	char *script = t_path(t_env("CSMS_SRCDIR"), "tests/csms_standin.py");
 	char *portf = t_path(dir, "port"), *logf = t_path(dir, "requests.jsonl");
-	const char *py = getenv("PYTHON") ? getenv("PYTHON") : "python3";
+	const char *env_py = getenv("PYTHON"), *py = env_py != NULL ? env_py : "python3";
 	char *argv[16];
 	int n = 0;
 
@@ -153,11 +153,15 @@ static int count_fds(void)
 static long rss_kb(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
-	long pages = 0, resident = 0;
+	char line[128], *p;
+	long resident;
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%ld %ld", &pages, &resident), 2);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
 	fclose(f);
+	p = strchr(line, ' '); /* size, then resident, in pages */
+	ck_assert_ptr_nonnull(p);
+	resident = strtol(p + 1, NULL, 10);
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
@@ -215,7 +219,7 @@ static int child_fd_count(void)
 	ck_assert_int_gt(read(pipefd[0], buf, sizeof(buf) - 1), 0);
 	close(pipefd[0]);
 	waitpid(pid, &status, 0);
-	return atoi(buf);
+	return (int)strtol(buf, NULL, 10);
 }
 
 START_TEST(t_no_fd_leak_to_children)
@@ -510,7 +514,7 @@ START_TEST(t_syn_dropped)
 	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, port[16];
 	int lfd = listen_loopback(0, port, sizeof(port)), fillers[8];
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons((uint16_t)atoi(port)) };
+				 .sin_port = htons((uint16_t)strtol(port, NULL, 10)) };
 	struct t_pam_result r;
 
 	for (int i = 0; i < 8; i++) {

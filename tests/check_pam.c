@@ -50,6 +50,9 @@ static const struct row rows[] = {
 	{ "nf0005", false, "", DENY, "not_found", "-", "api", 1 },
 	{ "nested0106", false, "", DENY, "not_found", "-", "api", 1 },
 	{ "nf404", false, "on_missing=ignore", IGNORE("ignore"), "not_found", "-", "api", 1 },
+	/* a 404 from the gateway (wrong project_id) is not "no such secret" */
+	{ "enabled", false, "project_id=wrong-project on_missing=ignore", UNAVAIL, "http", "-",
+	  "api", -1 },
 	{ "nf0106", false, "on_missing=ignore", IGNORE("ignore"), "not_found", "-", "api", 1 },
 	/* scheduled for deletion: as PENDING_DELETE */
 	{ "sched0103", false, "", DENY, "state", "PENDING_DELETE", "api", 1 },

@@ -23,7 +23,8 @@ static const struct {
 } rows[] = {
 	{ TOK16, 0, 0600, 0, TOK16 },
 	{ TOK16 "\n", 0, 0600, 0, TOK16 },
-	{ TOK16 "\r\n", 0, 0400, 0, TOK16 },
+	{ TOK16 "\r\n", 0, 0400, -EINVAL, NULL }, /* the contract: one trailing newline only */
+	{ TOK16 "\n", 0, 0400, 0, TOK16 },
 	{ TOK16 "\n\n", 0, 0600, -EINVAL, NULL },
 	{ TOK16 " ", 0, 0600, -EINVAL, NULL },
 	{ " " TOK16, 0, 0600, -EINVAL, NULL },

@@ -288,11 +288,14 @@ fi
 mkdir -p "$work/deb"
 dpkg-deb -x "$deb" "$work/deb" || bail "dpkg-deb -x $(basename "$deb")"
 if command -v hardening-check >/dev/null 2>&1; then
-	if hardening-check "$work"/deb/usr/lib/*/security/pam_csms.so "$work/deb/usr/sbin/csms-check" \
-		>"$work/hardening.log" 2>&1; then
-		ok "hardening-check: pam_csms.so and csms-check have every hardening feature"
+	# --nocfprotection: bookworm's crti.o carries no IBT/SHSTK property note, so
+	# the linker drops it from every binary (Debian's own pam_unix.so included).
+	hc_desc="hardening-check --nocfprotection: pam_csms.so and csms-check have PIE (csms-check), stack protector, fortify, relro and bindnow"
+	if hardening-check --nocfprotection "$work"/deb/usr/lib/*/security/pam_csms.so \
+		"$work/deb/usr/sbin/csms-check" >"$work/hardening.log" 2>&1; then
+		ok "$hc_desc"
 	else
-		not_ok "hardening-check: pam_csms.so and csms-check have every hardening feature"
+		not_ok "$hc_desc"
 		sed 's/^/#   /' "$work/hardening.log"
 	fi
 else
@@ -378,6 +381,7 @@ build_base() {
 	local mirror tmp old t0=$SECONDS
 	mirror=$(find_mirror | head -n 1)
 	tmp=$(mktemp -d "$E2E_DIR/root.tmp.XXXXXX") || return 1
+	chmod 0755 "$tmp"
 	note "creating the Debian 12 root with debootstrap from $mirror (cached in $base)"
 	if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" "$mirror" \
 		>"$work/debootstrap.log" 2>&1; then
@@ -614,6 +618,8 @@ gate pass "sudo -n -u carol true run by alice succeeds (the invoking user is che
 	R setpriv --reuid=alice --regid=alice --init-groups sudo -n -u carol true
 gate fail "sudo -n -u alice true run by bob is refused" sudo bob deny DISABLED \
 	R setpriv --reuid=bob --regid=bob --init-groups sudo -n -u alice true
+gate fail "sudo -u alice true run by root is decided on root's secret (none: the stand-in says DISABLED), not alice's" \
+	sudo root deny DISABLED R sudo -n -u alice true
 
 # (c) sshd on 127.0.0.1, a free port, public-key login only, UsePAM yes, its
 #     own config, host key and pid file.
