@@ -198,7 +198,7 @@ static bool code_usable(struct json_object *o)
 static void check_error_code(const uint8_t *data, size_t size)
 {
 	char code[CODE_LEN + GUARD];
-	struct json_object *root, *top, *inner, *expect = NULL;
+	struct json_object *root, *expect = NULL;
 	bool found;
 	int rc;
 
@@ -211,8 +211,9 @@ static void check_error_code(const uint8_t *data, size_t size)
 						    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
 				     : NULL;
 	if (root != NULL && json_object_is_type(root, json_type_object)) {
-		top = oracle_get(root, "/error_code", &found);
-		inner = oracle_get(root, "/error", &found);
+		struct json_object *top = oracle_get(root, "/error_code", &found);
+		struct json_object *inner = oracle_get(root, "/error", &found);
+
 		if (code_usable(top))
 			expect = top;
 		else if (inner != NULL && json_object_is_type(inner, json_type_object) &&

@@ -159,7 +159,7 @@ static void check_user_identity(const char *user)
 	FUZZ_CHECK((rc == 0) == ref_name_valid(user ? user : "", ul));
 	FUZZ_CHECK(csms_secret_name_valid(user ? user : "", ul) == (rc == 0));
 	if (rc == 0)
-		FUZZ_CHECK(strcmp(out, user) == 0);
+		FUZZ_CHECK(user != NULL && strcmp(out, user) == 0);
 }
 
 static int unhex(char c)
@@ -245,7 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *part[NPARTS] = { NULL };
 	size_t off = 0, np = 0;
 
-	if (size > 1024 * 1024)
+	if (size > (size_t)1024 * 1024)
 		return -1;
 	while (np < NPARTS && (np == 0 || off <= size)) {
 		const uint8_t *nul = off < size ? memchr(data + off, '\0', size - off) : NULL;
@@ -271,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_escape(data, size, 9, 1);
 	check_escape(data, size, 16, 0);
 	check_escape(data, size, 64, 16);
-	check_escape(data, size, 256 * 4 + 8, 256);
+	check_escape(data, size, (size_t)256 * 4 + 8, 256);
 	check_escape(data, size, 8 + (size * 7) % 97, size % 13);
 	check_escape(data, size, 4 * size + 4, size);
 

@@ -133,6 +133,7 @@ bail() {
 # anything is still mounted below it.
 work=
 root=
+base_tmp=
 pids=()
 
 mounts_under() { # PREFIX: mount points at or below PREFIX, deepest first
@@ -196,9 +197,7 @@ cleanup() {
 			safe_rmrf "$work"
 		fi
 	fi
-	for p in "$E2E_DIR"/root.tmp.*; do
-		[ -e "$p" ] && safe_rmrf "$p"
-	done
+	[ -n "$base_tmp" ] && safe_rmrf "$base_tmp"
 	exit "$status"
 }
 trap cleanup EXIT
@@ -206,8 +205,17 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Work directories of earlier runs that were killed (their script is gone).
+for d in "$E2E_DIR"/work.* "$E2E_DIR"/root.tmp.* "$E2E_DIR"/root.old.*; do
+	[ -d "$d" ] || continue
+	p=$(cat "$d/.owner" 2>/dev/null) || p=
+	if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then continue; fi
+	safe_rmrf "$d"
+done
+
 work=$(mktemp -d "$E2E_DIR/work.XXXXXX") || exit 1
 chmod 0755 "$work"
+echo $$ >"$work/.owner"
 
 # ---------------------------------------------------------------------------
 # Host tools.
@@ -381,7 +389,9 @@ build_base() {
 	local mirror tmp old t0=$SECONDS
 	mirror=$(find_mirror | head -n 1)
 	tmp=$(mktemp -d "$E2E_DIR/root.tmp.XXXXXX") || return 1
+	base_tmp=$tmp
 	chmod 0755 "$tmp"
+	echo $$ >"$tmp/.owner"
 	note "creating the Debian 12 root with debootstrap from $mirror (cached in $base)"
 	if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" "$mirror" \
 		>"$work/debootstrap.log" 2>&1; then
@@ -406,12 +416,16 @@ build_base() {
 	umount_under "$tmp" || return 1
 	echo "$CACHE_KEY" >"$tmp/$STAMP"
 	if [ -e "$base" ]; then
-		old=$(mktemp -d "$E2E_DIR/root.old.XXXXXX") && mv -T "$base" "$old/root" || return 1
+		old=$(mktemp -d "$E2E_DIR/root.old.XXXXXX") && echo $$ >"$old/.owner" &&
+			mv -T "$base" "$old/root" || return 1
 	fi
-	if ! mv -T "$tmp" "$base" 2>/dev/null; then
+	if mv -T "$tmp" "$base" 2>/dev/null; then
+		rm -f "$base/.owner"
+	else
 		# a concurrent run won the race; use its root
 		safe_rmrf "$tmp"
 	fi
+	base_tmp=
 	[ -n "${old:-}" ] && safe_rmrf "$old"
 	note "debootstrap and apt took $((SECONDS - t0)) s"
 	[ -f "$base/$STAMP" ]
