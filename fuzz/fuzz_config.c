@@ -24,6 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A UTF-8 BOM must not change the verdict. Off by default because src/ breaks it today: prescan()
+ * measures the first line after the BOM, inih counts the BOM in its 200-byte line buffer, so a
+ * BOM file whose first line is 197 or 198 bytes (legal by the 198-byte rule) is split by inih
+ * and rejected (fuzz/corpus/config/bom-long-first-line.conf). Build with -DFUZZ_CHECK_BOM=1
+ * once that is fixed, then make it the default.
+ */
+#ifndef FUZZ_CHECK_BOM
+#define FUZZ_CHECK_BOM 0
+#endif
+
 #define NAME "/fuzz.conf"
 #define GUARD 16
 #define FILL 0xa5
@@ -179,5 +190,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	csms_config_free(&sudo);
 	csms_config_free(&none);
 	csms_config_free(&sshd);
+
+	if (FUZZ_CHECK_BOM && size + 3 <= CSMS_CONFIG_MAX_SIZE &&
+	    (size < 3 || memcmp(data, "\xef\xbb\xbf", 3) != 0)) {
+		uint8_t *bom = malloc(size + 3);
+		struct csms_config with_bom;
+		int rc_bom;
+
+		if (bom == NULL)
+			abort();
+		memcpy(bom, "\xef\xbb\xbf", 3);
+		if (size > 0)
+			memcpy(bom + 3, data, size);
+		rc_bom = load(&with_bom, bom, size + 3, NULL, err);
+		FUZZ_CHECK((rc_bom == 0) == (rc_none == 0));
+		csms_config_free(&with_bom);
+		free(bom);
+	}
 	return 0;
 }

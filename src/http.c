@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,8 +22,56 @@
 #define BACKOFF_BASE_MS 100
 #define MIN_ATTEMPT_MS 50
 
+/*
+ * libcurl is loaded only when a request is needed. Debian's libcurl.so.4 brings 31
+ * libraries and costs more to load than a whole pam_permit transaction; libpam loads
+ * every module of a stack for every transaction, so linking it would make each sshd, su
+ * and sudo pay that even when a bypass list, an invalid name or a config error decides.
+ * The library is never unloaded (resolver threads; the host may use it too).
+ */
+struct curl_api {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *h);
+	const char *(*easy_strerror)(CURLcode cc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+};
+
+static struct curl_api api;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result = -EIO;
+
+static int load_libcurl(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	struct {
+		void **slot;
+		const char *name;
+	} syms[] = {
+		{ (void **)&api.global_init, "curl_global_init" },
+		{ (void **)&api.easy_init, "curl_easy_init" },
+		{ (void **)&api.easy_setopt, "curl_easy_setopt" },
+		{ (void **)&api.easy_perform, "curl_easy_perform" },
+		{ (void **)&api.easy_getinfo, "curl_easy_getinfo" },
+		{ (void **)&api.easy_cleanup, "curl_easy_cleanup" },
+		{ (void **)&api.easy_strerror, "curl_easy_strerror" },
+		{ (void **)&api.slist_append, "curl_slist_append" },
+		{ (void **)&api.slist_free_all, "curl_slist_free_all" },
+	};
+
+	if (h == NULL)
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].slot = dlsym(h, syms[i].name);
+		if (*syms[i].slot == NULL)
+			return -ENOENT; /* h stays loaded: harmless, and never unloaded anyway */
+	}
+	return 0;
+}
 
 static void global_init(void)
 {
@@ -30,7 +79,9 @@ static void global_init(void)
 	 * csms_http_global_init() has already refused SSLKEYLOGFILE. curl_global_cleanup is
 	 * never called (the host or another module may use libcurl; resolver threads).
 	 */
-	init_result = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+	init_result = load_libcurl();
+	if (init_result == 0)
+		init_result = api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }
 
 int csms_http_global_init(void)
@@ -196,10 +247,10 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 	}
 }
 
-#define SETOPT(h, opt, val)                                         \
-	do {                                                        \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
-			goto setopt_failed;                         \
+#define SETOPT(h, opt, val)                                          \
+	do {                                                         \
+		if (api.easy_setopt((h), (opt), (val)) != CURLE_OK) \
+			goto setopt_failed;                          \
 	} while (0)
 
 /* One attempt on a fresh handle: nothing is shared between attempts, users or logins. */
@@ -207,7 +258,7 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 			     struct transfer *t, int64_t remaining, long *status, char *ct,
 			     size_t ctlen, char *errbuf)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = api.easy_init();
 	CURLcode cc;
 	char *ctype = NULL;
 	int64_t connect_ms = rq->connect_timeout_ms < remaining ? rq->connect_timeout_ms : remaining;
@@ -273,18 +324,18 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	/* do not wait for a stuck resolver thread at cleanup: the budget is the budget */
 	SETOPT(h, CURLOPT_QUICK_EXIT, 1L);
 
-	cc = curl_easy_perform(h);
+	cc = api.easy_perform(h);
 	if (cc == CURLE_OK) {
-		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
+		(void)api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+		if (api.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
 		    ctype != NULL)
 			csms_strlcpy(ct, ctype, ctlen);
 	}
-	curl_easy_cleanup(h);
+	api.easy_cleanup(h);
 	return cc;
 
 setopt_failed:
-	curl_easy_cleanup(h);
+	api.easy_cleanup(h);
 	csms_strlcpy(errbuf, "libcurl refused an option", CURL_ERROR_SIZE);
 	return CURLE_FAILED_INIT;
 }
@@ -407,9 +458,11 @@ static void trace_add(struct csms_http_response *resp, int attempt, enum csms_ht
 
 static void wipe_headers(struct curl_slist *list)
 {
+	if (list == NULL)
+		return;
 	for (struct curl_slist *l = list; l != NULL; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(list);
+	api.slist_free_all(list);
 }
 
 void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp)
@@ -432,8 +485,12 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		resp->result = CSMS_HTTP_REFUSED;
 		csms_strlcpy(resp->detail, "refusing: SSLKEYLOGFILE is set", sizeof(resp->detail));
 		return;
+	case -ENOENT:
+		resp->result = CSMS_HTTP_NETWORK; /* CSMS cannot answer: fail_mode decides */
+		csms_strlcpy(resp->detail, "cannot load libcurl.so.4", sizeof(resp->detail));
+		return;
 	default:
-		resp->result = CSMS_HTTP_REFUSED;
+		resp->result = CSMS_HTTP_NETWORK;
 		csms_strlcpy(resp->detail, "libcurl initialisation failed", sizeof(resp->detail));
 		return;
 	}
@@ -444,11 +501,11 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 	if (t.body == NULL || auth == NULL)
 		goto out;
 	snprintf(auth, authlen, "X-Auth-Token: %s", rq->token);
-	tmp = curl_slist_append(headers, auth);
+	tmp = api.slist_append(headers, auth);
 	if (tmp == NULL)
 		goto out;
 	headers = tmp;
-	tmp = curl_slist_append(headers, "Accept: application/json");
+	tmp = api.slist_append(headers, "Accept: application/json");
 	if (tmp == NULL)
 		goto out;
 	headers = tmp;
@@ -492,7 +549,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 						       : "response body over the size cap",
 				     sizeof(resp->detail));
 		else if (r != CSMS_HTTP_OK)
-			csms_strlcpy(resp->detail, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+			csms_strlcpy(resp->detail, errbuf[0] ? errbuf : api.easy_strerror(cc),
 				     sizeof(resp->detail));
 		else
 			resp->detail[0] = '\0';

@@ -47,7 +47,8 @@ struct csms_http_response {
 	char trace[256];	  /* one entry per attempt, for debug logging */
 };
 
-/* One-time libcurl initialisation; 0, or -EPERM when SSLKEYLOGFILE is set, -EIO on failure. */
+/* Load libcurl.so.4 and initialise it, once; 0, or -EPERM when SSLKEYLOGFILE is set,
+ * -ENOENT when the library cannot be loaded, -EIO when it fails to initialise. */
 int csms_http_global_init(void);
 
 /* Run the request with the retry policy. Always fills resp; free it with the function below. */

@@ -566,6 +566,41 @@ START_TEST(t_fd_limit)
 }
 END_TEST
 
+static bool libcurl_mapped(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	bool found = false;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libcurl") != NULL)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* libcurl is loaded only when a request is made, never for answers found without one. */
+START_TEST(t_lazy_libcurl)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "bypass_users = breakglass", ""), *args;
+
+	if (asprintf(&args, "conf=%s", conf) < 0)
+		abort();
+	ck_assert(!libcurl_mapped());
+	ck_assert_int_eq(t_pam("sshd", "breakglass", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
+	ck_assert_int_eq(t_pam("sshd", "..", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
+	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", "conf=/nonexistent", T_ACCOUNT, 0).rc,
+			 PAM_SERVICE_ERR);
+	ck_assert_msg(!libcurl_mapped(), "libcurl loaded without a request");
+	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	ck_assert(libcurl_mapped());
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
 /* The module creates no files, whatever the umask. */
 START_TEST(t_umask_no_files)
 {
@@ -603,6 +638,7 @@ int main(void)
 	tcase_add_test(host, t_fifty_threads);
 	tcase_add_test(host, t_hostile_environment);
 	tcase_add_test(host, t_umask_no_files);
+	tcase_add_test(host, t_lazy_libcurl);
 	tcase_add_loop_test(host, t_stack_matrix, 0, sizeof(stacks) / sizeof(stacks[0]));
 	tcase_add_test(host, t_same_handle);
 	tcase_add_test(host, t_silent_server);

@@ -7,6 +7,10 @@ extra=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^pam_sm_')
 if [ -n "$extra" ]; then
 	echo "FAIL: exported besides pam_sm_*: $extra"; fail=1
 fi
+# libcurl is dlopened on first use, never linked (src/http.c)
+if readelf -d "$so" | grep -q 'NEEDED.*libcurl'; then
+	echo "FAIL: the module links libcurl"; fail=1
+fi
 for f in NODELETE NOW; do
 	readelf -d "$so" | grep -q "FLAGS_1.*$f" || { echo "FAIL: FLAGS_1 lacks $f"; fail=1; }
 done

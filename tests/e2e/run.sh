@@ -23,7 +23,8 @@
 #   E2E_MIRROR  Debian mirror for debootstrap (default: the first bookworm
 #               mirror named in /etc/apt/sources.list(.d), else deb.debian.org)
 #   E2E_KEEP=1  keep the run's work directory (logs, overlay upper dir)
-#   DEB_BUILD_OPTIONS  passed to dpkg-buildpackage (e.g. nocheck)
+#   DEB_BUILD_OPTIONS, DEB_BUILD_PROFILES  passed to dpkg-buildpackage
+#               (e.g. DEB_BUILD_OPTIONS=nocheck skips make check in the build)
 #
 # Everything runs in a private mount namespace (unshare), so no mount made
 # here is visible outside it or can outlive it; mounts are also taken down on
@@ -35,9 +36,9 @@ set -u -o pipefail
 export LC_ALL=C
 umask 022
 
-self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")
 here=$(dirname "$self")
-srcdir=$(cd "$here/../.." && pwd)
+srcdir=$(cd "$here/../.." && pwd -P)
 
 SUITE=bookworm
 PROJECT=0123456789abcdef0123456789abcdef
@@ -83,7 +84,6 @@ case $E2E_DIR in
 	;;
 esac
 mkdir -p "$E2E_DIR" || exit 1
-chmod 0755 "$E2E_DIR"
 base=$E2E_DIR/root
 jobs=$(nproc 2>/dev/null || echo 2)
 t_start=$SECONDS
@@ -148,13 +148,15 @@ umount_under() {
 	[ -z "$(mounts_under "$1")" ]
 }
 
-# Every process whose root directory is inside E2E_DIR was started by this
-# script (through chroot, debootstrap or apt); end them by pid.
-kill_chroot_procs() {
-	local sig p r victims=()
+# Every process whose root directory is inside DIR (this run's work directory
+# or new root, or those of an earlier run that was killed) was started by a
+# run of this script (through chroot, debootstrap or apt); end them by pid.
+kill_chroot_procs() { # DIR
+	local sig p r victims=() under=$1
+	[ -n "$under" ] || return 0
 	for p in /proc/[0-9]*; do
 		r=$(readlink "$p/root" 2>/dev/null) || continue
-		case $r in "$E2E_DIR"/*) victims+=("${p#/proc/}") ;; esac
+		case $r in "$under"/*) victims+=("${p#/proc/}") ;; esac
 	done
 	[ ${#victims[@]} -eq 0 ] && return 0
 	for sig in TERM KILL; do
@@ -185,11 +187,14 @@ cleanup() {
 	for p in "${pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	kill_chroot_procs
+	kill_chroot_procs "$work"
+	kill_chroot_procs "$base_tmp"
 	for p in "${pids[@]}"; do
 		wait "$p" 2>/dev/null
 	done
-	umount_under "$E2E_DIR" || echo "run.sh: could not unmount everything under $E2E_DIR" >&2
+	for p in "$work" "$base_tmp"; do
+		[ -n "$p" ] && { umount_under "$p" || echo "run.sh: could not unmount everything under $p" >&2; }
+	done
 	if [ -n "$work" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			echo "run.sh: kept $work" >&2
@@ -201,15 +206,16 @@ cleanup() {
 	exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "# interrupted (SIGHUP)"; exit 129' HUP
+trap 'echo "# interrupted (SIGINT)"; exit 130' INT
+trap 'echo "# interrupted (SIGTERM)"; exit 143' TERM
 
 # Work directories of earlier runs that were killed (their script is gone).
 for d in "$E2E_DIR"/work.* "$E2E_DIR"/root.tmp.* "$E2E_DIR"/root.old.*; do
 	[ -d "$d" ] || continue
 	p=$(cat "$d/.owner" 2>/dev/null) || p=
 	if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then continue; fi
+	kill_chroot_procs "$d"
 	safe_rmrf "$d"
 done
 
@@ -272,6 +278,7 @@ else
 	note "building the package (dpkg-buildpackage -us -uc -b)"
 	if ! (cd "$src" && env -i PATH="$CHROOT_PATH" HOME="$work/build" LANG=C.UTF-8 \
 		DEB_BUILD_OPTIONS="parallel=$jobs ${DEB_BUILD_OPTIONS:-}" \
+		${DEB_BUILD_PROFILES:+DEB_BUILD_PROFILES="$DEB_BUILD_PROFILES"} \
 		dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
 		bail "dpkg-buildpackage -us -uc -b" "$work/build.log"
 	fi
@@ -397,11 +404,11 @@ build_base() {
 		>"$work/debootstrap.log" 2>&1; then
 		tail -n 30 "$work/debootstrap.log" | sed 's/^/#   /'
 		[ -f "$tmp/debootstrap/debootstrap.log" ] && tail -n 20 "$tmp/debootstrap/debootstrap.log" | sed 's/^/#   /'
-		kill_chroot_procs
+		kill_chroot_procs "$tmp"
 		safe_rmrf "$tmp"
 		return 1
 	fi
-	kill_chroot_procs
+	kill_chroot_procs "$tmp"
 	umount_under "$tmp" || return 1
 	# never start a daemon from a maintainer script in here
 	printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
@@ -412,7 +419,7 @@ build_base() {
 		note "apt-get update failed in the new root (a warm run installs without it)"
 	fi
 	in_root "$tmp" apt-get clean >/dev/null 2>&1
-	kill_chroot_procs
+	kill_chroot_procs "$tmp"
 	umount_under "$tmp" || return 1
 	echo "$CACHE_KEY" >"$tmp/$STAMP"
 	if [ -e "$base" ]; then
@@ -469,6 +476,12 @@ cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
 install -d -m 0755 "$root/run/sshd"
 
 R() { in_root "$root" "$@"; }
+# R_bg CMD... &: the same in the background, where $! is CMD's own pid and
+# CMD gets SIGTERM if this script dies
+R_bg() {
+	exec env -i PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8 TERM=dumb \
+		chroot "$root" setpriv --pdeathsig TERM -- "$@"
+}
 
 e2e=/opt/csms-e2e # in the root, 0700
 install -d -m 0700 "$root$e2e"
@@ -477,7 +490,7 @@ install -m 0644 "$srcdir/tests/csms_standin.py" "$srcdir/tests/gen-pki.sh" \
 
 syslog=$root$e2e/syslog.log
 : >"$syslog"
-R python3 "$e2e/syslog_catcher.py" /dev/log "$e2e/syslog.log" </dev/null >"$work/syslog_catcher.err" 2>&1 &
+R_bg python3 "$e2e/syslog_catcher.py" /dev/log "$e2e/syslog.log" </dev/null >"$work/syslog_catcher.err" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$root/dev/log" ] && break; sleep 0.1; done
 [ -S "$root/dev/log" ] || bail "start the syslog catcher" "$work/syslog_catcher.err"
@@ -537,11 +550,12 @@ check "control: before pam-auth-update --enable csms, su to bob (DISABLED) works
 
 R sh "$e2e/gen-pki.sh" "$e2e/pki" >"$work/gen-pki.log" 2>&1 || bail "tests/gen-pki.sh in the root" "$work/gen-pki.log"
 token=e2e-token-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-R python3 "$e2e/csms_standin.py" --pki "$e2e/pki" --port-file "$e2e/port" \
+R_bg python3 "$e2e/csms_standin.py" --pki "$e2e/pki" --port-file "$e2e/port" \
 	--log "$e2e/requests.jsonl" --project "$PROJECT" --token "$token" \
 	--map alice=ENABLED,bob=DISABLED,carol=FROZEN,dave=PENDING_DELETE \
 	--exit-with-parent </dev/null >"$work/standin.err" 2>&1 &
-pids+=($!)
+standin_pid=$!
+pids+=("$standin_pid")
 for _ in $(seq 100); do [ -s "$root$e2e/port" ] && break; sleep 0.1; done
 [ -s "$root$e2e/port" ] || bail "start the CSMS stand-in (tests/csms_standin.py) in the root" "$work/standin.err"
 port=$(cat "$root$e2e/port")
@@ -582,6 +596,11 @@ logged() {
 	local svc=$1 user=$2 dec=$3 state=${4:-} since=${5:-0} pat
 	pat="decision=$dec reason=state user=$user service=$svc secret=$user"
 	[ -n "$state" ] && pat="$pat state=$state source=api http=200"
+	logged_pat "$pat" "$since"
+}
+# logged_pat TEXT SINCE: a line with TEXT was logged after line SINCE
+logged_pat() {
+	local pat=$1 since=$2
 	for _ in $(seq 30); do
 		tail -n "+$((since + 1))" "$syslog" | grep -qF -- "$pat" && return 0
 		sleep 0.1
@@ -663,7 +682,7 @@ EOF
 if ! R /usr/sbin/sshd -t -f "$e2e/sshd_config" >"$work/sshd.log" 2>&1; then
 	bail "sshd -t accepts the test config" "$work/sshd.log"
 fi
-R /usr/sbin/sshd -D -e -f "$e2e/sshd_config" </dev/null >>"$work/sshd.log" 2>&1 &
+R_bg /usr/sbin/sshd -D -e -f "$e2e/sshd_config" </dev/null >>"$work/sshd.log" 2>&1 &
 sshd_pid=$!
 pids+=("$sshd_pid")
 for _ in $(seq 50); do
@@ -681,16 +700,26 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$sshport") 2>/dev/null; then
 	gate pass "ssh alice@127.0.0.1 -p $sshport (public key, ENABLED) gets in" sshd alice permit ENABLED sshc alice
 	gate fail "ssh bob@127.0.0.1 -p $sshport (public key, DISABLED) is kept out" sshd bob deny DISABLED sshc bob
 	kill -TERM "$sshd_pid" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.1; done
-	gone() { ! kill -0 "$1" 2>/dev/null; }
-	check "sshd stopped" gone "$sshd_pid"
 	wait "$sshd_pid" 2>/dev/null
+	stopped() { ! kill -0 "$sshd_pid" 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$sshport") 2>/dev/null; }
+	check "sshd stopped (pid $sshd_pid gone, port $sshport closed)" stopped
 else
 	not_ok "sshd listens on 127.0.0.1:$sshport"
 	sed 's/^/#   /' "$work/sshd.log" | tail -n 20
 fi
 
 no_token() { ! grep -qF -- "$token" "$syslog"; }
+# (e) CSMS cannot answer: the installed module fails closed.
+kill -TERM "$standin_pid" 2>/dev/null
+wait "$standin_pid" 2>/dev/null
+n=$(loglines)
+if ! R su -s /bin/true alice >/dev/null 2>&1 &&
+	logged_pat "decision=unavailable reason=network user=alice service=su" "$n"; then
+	ok "with the CSMS stand-in stopped, su to alice (ENABLED) is refused: decision=unavailable (fail closed)"
+else
+	not_ok "with the CSMS stand-in stopped, su to alice (ENABLED) is refused: decision=unavailable (fail closed)"
+fi
+
 check "the token appears in no log line" no_token
 note "pam_csms decisions logged:"
 grep -o 'pam_csms([^)]*): decision=[a-z_]* reason=[a-z_]* user=[^ ]* service=[^ ]* secret=[^ ]* state=[^ ]*' \
