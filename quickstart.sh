@@ -3,7 +3,8 @@
 #
 #   demo  build, start a local CSMS stand-in (TLS on 127.0.0.1) and run real PAM
 #         transactions through pam_csms.so, printing each decision
-#   test  build with --enable-werror and run every test: make check, the ASan+UBSan build's
+#   test  build with --enable-werror and run every test: make check, the installed-system
+#         tests (.deb in a debootstrap root: su, sudo, sshd), the ASan+UBSan build's
 #         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy,
 #         make distcheck
 set -euo pipefail
@@ -16,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 DEPS=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev libinih-dev libpam0g-dev libpam-modules check
       python3 openssl ca-certificates binutils)
-TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime)
+TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime debhelper debootstrap lintian devscripts)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'quickstart.sh: %s\n' "$*" >&2; exit 1; }
@@ -139,6 +140,14 @@ run_tests() {
 		cat "$build"/test-suite.log >&2 || true
 		die "make check failed"
 	fi
+	say "installed-system tests (tests/e2e/run.sh: build the .deb, Debian 12 root, su/sudo/sshd)"
+	local e2e_status=0
+	(cd "$build" && "$here/tests/e2e/run.sh") || e2e_status=$?
+	case $e2e_status in
+	0) ;;
+	77) echo "    skipped: the installed-system tests need root and debootstrap" ;;
+	*) die "the installed-system tests failed (tests/e2e/run.sh, exit $e2e_status)" ;;
+	esac
 	say "static checks (cppcheck, clang-tidy)"
 	tests/static-checks.sh "$build"
 	say "PAM-stack tests under valgrind memcheck"

@@ -291,7 +291,7 @@ fi
 
 # lintian and hardening-check, when installed
 if command -v lintian >/dev/null 2>&1; then
-	if lintian --fail-on error,warning ${changes:-"$deb"} >"$work/lintian.log" 2>&1; then
+	if lintian --fail-on error,warning "${changes:-$deb}" >"$work/lintian.log" 2>&1; then
 		ok "lintian reports no error and no warning"
 	else
 		not_ok "lintian reports no error and no warning"
