@@ -1,12 +1,14 @@
 #!/bin/bash
-# quickstart.sh demo | test   (Debian 12, as root: installs what it needs with apt-get)
+# quickstart.sh demo | test | fuzz [SECONDS]   (Debian 12, as root: installs what it needs)
 #
 #   demo  build, start a local CSMS stand-in (TLS on 127.0.0.1) and run real PAM
 #         transactions through pam_csms.so, printing each decision
 #   test  build with --enable-werror and run every test: make check, the installed-system
 #         tests (.deb in a debootstrap root: su, sudo, sshd), the ASan+UBSan build's
 #         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy,
-#         make distcheck
+#         each libFuzzer harness for CSMS_FUZZ_SECONDS (default 30), make distcheck
+#   fuzz [SECONDS]  only the libFuzzer harnesses (fuzz/run.sh: clang, ASan+UBSan, in
+#         build-fuzz/), SECONDS each (default 60)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +19,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 DEPS=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev libinih-dev libpam0g-dev libpam-modules check
       python3 openssl ca-certificates binutils)
-TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime debhelper debootstrap lintian devscripts)
+TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime debhelper debootstrap lintian devscripts
+           libclang-rt-14-dev)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'quickstart.sh: %s\n' "$*" >&2; exit 1; }
@@ -164,9 +167,12 @@ run_tests() {
 		die "the sanitizer build's make check failed"
 	fi
 	grep -E "^# (TOTAL|PASS|FAIL)" "$asan/check.log" | sed 's/^/    asan /'
-	if grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$asan"/tests/*.log; then
+	if grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$asan"/tests/*.log "$asan"/fuzz/*.log; then
 		die "sanitizer reports in the logs above"
 	fi
+	say "fuzzing: each libFuzzer harness for ${CSMS_FUZZ_SECONDS:-30}s (fuzz/run.sh, build-fuzz/)"
+	fuzz/run.sh "${CSMS_FUZZ_SECONDS:-30}" | sed 's/^/    /' ||
+		die "fuzzing found a problem (logs and crash inputs in build-fuzz/fuzz-run/)"
 	say "make distcheck"
 	make -C "$build" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$build/distcheck.log" 2>&1 ||
 		{ tail -60 "$build/distcheck.log" >&2; die "make distcheck failed (see $build/distcheck.log)"; }
@@ -177,8 +183,12 @@ run_tests() {
 case ${1:-} in
 demo) demo ;;
 test) run_tests ;;
+fuzz)
+	install_deps clang libclang-rt-14-dev
+	fuzz/run.sh "${2:-60}"
+	;;
 *)
-	echo "usage: $0 demo|test" >&2
+	echo "usage: $0 demo|test|fuzz [SECONDS]" >&2
 	exit 64
 	;;
 esac

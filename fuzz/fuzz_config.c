@@ -32,7 +32,7 @@
  * once that is fixed, then make it the default.
  */
 #ifndef FUZZ_CHECK_BOM
-#define FUZZ_CHECK_BOM 0
+#define FUZZ_CHECK_BOM 1
 #endif
 
 #define NAME "/fuzz.conf"
@@ -199,7 +199,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (bom == NULL)
 			abort();
-		memcpy(bom, "\xef\xbb\xbf", 3);
+		bom[0] = 0xef; /* the UTF-8 byte order mark */
+		bom[1] = 0xbb;
+		bom[2] = 0xbf;
 		if (size > 0)
 			memcpy(bom + 3, data, size);
 		rc_bom = load(&with_bom, bom, size + 3, NULL, err);

@@ -855,7 +855,11 @@ int csms_config_load_buffer(struct csms_config *cfg, const char *name, const cha
 	rc = prescan(&ctx, name, buf, len, err, errlen);
 	if (rc != 0)
 		goto out;
-	text = strndup(buf, len);
+	/* hand inih the text without a BOM: r55 would count its 3 bytes in line 1's buffer */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		text = strndup(buf + 3, len - 3);
+	else
+		text = strndup(buf, len);
 	if (text == NULL) {
 		rc = -ENOMEM;
 		csms_errf(err, errlen, "out of memory");

@@ -422,6 +422,19 @@ START_TEST(t_line_length)
 }
 END_TEST
 
+/* A BOM does not eat into line 1's 198 bytes (inih never sees it). */
+START_TEST(t_bom_long_line)
+{
+	struct csms_config cfg;
+	char err[CSMS_ERRLEN], text[512];
+	int n = snprintf(text, sizeof(text), "\xef\xbb\xbf#%0197d\n%s", 0, BASE);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(load(text, NULL, 0, NULL, &cfg, err) == 0, "%s", err);
+	csms_config_free(&cfg);
+}
+END_TEST
+
 /* The classic r55 trick: the tail of a long comment line is parsed as a new key. */
 START_TEST(t_long_comment_smuggling)
 {
@@ -598,6 +611,7 @@ int main(void)
 	tcase_add_test(tc, t_defaults);
 	tcase_add_test(tc, t_layers);
 	tcase_add_test(tc, t_long_comment_smuggling);
+	tcase_add_test(tc, t_bom_long_line);
 	tcase_add_test(tc, t_nul_byte);
 	tcase_add_test(tc, t_size_cap);
 	tcase_add_test(tc, t_file_rules);

@@ -13,13 +13,13 @@ fail=0
 if cppcheck --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
 	--inline-suppr --quiet -I src -I "$build" \
 	--suppress=missingIncludeSystem --suppress='unusedStructMember:tests/*' \
-	src/*.c tests/*.c; then
+	src/*.c tests/*.c fuzz/*.c; then
 	echo "cppcheck: clean"
 else
 	echo "cppcheck: FAILED"; fail=1
 fi
 # shellcheck disable=SC2046
-if clang-tidy --quiet src/*.c tests/*.c -- -std=gnu11 -I src -I tests -I "$build" \
+if clang-tidy --quiet src/*.c tests/*.c fuzz/*.c -- -std=gnu11 -I src -I tests -I fuzz -I "$build" \
 	$(pkg-config --cflags libcurl json-c inih check) 2>/dev/null | grep -E "(warning|error):"; then
 	echo "clang-tidy: FAILED"; fail=1
 elif [ "$(clang-tidy --quiet src/util.c -- -std=gnu11 -I src -I "$build" >/dev/null 2>&1; echo $?)" != 0 ]; then
