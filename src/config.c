@@ -22,7 +22,7 @@ typedef int (*setter_fn)(struct csms_config *cfg, const char *value, char *err, 
 struct key_def {
 	const char *name;
 	bool policy; /* may appear in [service NAME] */
-	setter_fn set;
+	setter_fn set; /* NULL: a contract key this version does not support yet */
 };
 
 /* ---- value parsers ---------------------------------------------------------------- */
@@ -280,47 +280,6 @@ static int set_token_file(struct csms_config *cfg, const char *v, char *err, siz
 	return set_path(&cfg->token_file, "token_file", v, err, errlen);
 }
 
-static int set_unsupported(const char *key, char *err, size_t errlen)
-{
-	csms_errf(err, errlen, "%s: not supported yet in this version; remove it", key);
-	return -ENOTSUP;
-}
-
-static int set_credentials_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
-{
-	(void)cfg;
-	(void)v;
-	return set_unsupported("credentials_file", err, errlen);
-}
-
-static int set_metadata_url(struct csms_config *cfg, const char *v, char *err, size_t errlen)
-{
-	(void)cfg;
-	(void)v;
-	return set_unsupported("metadata_url", err, errlen);
-}
-
-static int set_cache_dir(struct csms_config *cfg, const char *v, char *err, size_t errlen)
-{
-	(void)cfg;
-	(void)v;
-	return set_unsupported("cache_dir", err, errlen);
-}
-
-static int set_cache_ttl(struct csms_config *cfg, const char *v, char *err, size_t errlen)
-{
-	(void)cfg;
-	(void)v;
-	return set_unsupported("cache_ttl", err, errlen);
-}
-
-static int set_offline_grace(struct csms_config *cfg, const char *v, char *err, size_t errlen)
-{
-	(void)cfg;
-	(void)v;
-	return set_unsupported("offline_grace", err, errlen);
-}
-
 static int set_secret(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
 	char why[CSMS_ERRLEN];
@@ -458,8 +417,8 @@ static const struct key_def keys[] = {
 	{ "project_id", false, set_project_id },
 	{ "auth", false, set_auth },
 	{ "token_file", false, set_token_file },
-	{ "credentials_file", false, set_credentials_file },
-	{ "metadata_url", false, set_metadata_url },
+	{ "credentials_file", false, NULL }, /* not supported yet */
+	{ "metadata_url", false, NULL }, /* not supported yet */
 	{ "secret", true, set_secret },
 	{ "fail_mode", true, set_fail_mode },
 	{ "on_missing", true, set_on_missing },
@@ -472,20 +431,17 @@ static const struct key_def keys[] = {
 	{ "ca_file", false, set_ca_file },
 	{ "ca_path", false, set_ca_path },
 	{ "proxy", false, set_proxy },
-	{ "cache_dir", false, set_cache_dir },
-	{ "cache_ttl", true, set_cache_ttl },
-	{ "offline_grace", true, set_offline_grace },
+	{ "cache_dir", false, NULL }, /* not supported yet */
+	{ "cache_ttl", true, NULL }, /* not supported yet */
+	{ "offline_grace", true, NULL }, /* not supported yet */
 	{ "debug", true, set_debug },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-const char *const csms_config_keys[] = {
-	"region",	 "endpoint",   "project_id",   "auth",	    "token_file",
-	"credentials_file", "metadata_url", "secret",	    "fail_mode",    "on_missing",
-	"bypass_users",	 "bypass_groups", "deny_message", "timeout",	    "connect_timeout",
-	"retries",	 "ca_file",    "ca_path",      "proxy",	    "cache_dir",
-	"cache_ttl",	 "offline_grace", "debug",	    NULL,
-};
+const char *csms_config_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
 
 static const struct key_def *key_find(const char *name)
 {
@@ -508,6 +464,10 @@ static int config_set(struct csms_config *cfg, const char *key, const char *valu
 	if (policy_only && !k->policy) {
 		csms_errf(err, errlen, "key '%s' cannot be set per service; move it to [csms]", key);
 		return -EINVAL;
+	}
+	if (k->set == NULL) {
+		csms_errf(err, errlen, "%s: not supported yet in this version; remove it", key);
+		return -ENOTSUP;
 	}
 	return k->set(cfg, value, err, errlen);
 }

@@ -71,7 +71,7 @@ int csms_bool_parse(const char *s, bool *out);
 
 bool csms_list_contains(const struct csms_list *l, const char *s);
 
-/* The keys the parser accepts, NULL-terminated (used to check the docs cover them all). */
-extern const char *const csms_config_keys[];
+/* The i-th key the parser knows, or NULL past the last (the docs tests walk them). */
+const char *csms_config_key_name(size_t i);
 
 #endif

@@ -557,10 +557,9 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 
 		if (!retryable(r, status) || attempt > rq->retries)
 			break;
-		if (r == CSMS_HTTP_OK && status == 429 &&
-		    (wait = csms_retry_after_ms(t.retry_after, (int64_t)time(NULL))) >= 0) {
-			/* honour Retry-After when it fits the budget, else give up now */
-		} else {
+		/* honour Retry-After when it fits the budget (else give up below) */
+		wait = status == 429 ? csms_retry_after_ms(t.retry_after, (int64_t)time(NULL)) : -1;
+		if (wait < 0) {
 			int64_t base = (int64_t)BACKOFF_BASE_MS << (attempt - 1);
 
 			wait = base / 2 + csms_jitter((uint32_t)(base / 2 + 1));

@@ -38,14 +38,8 @@ int main(void)
 {
 	Suite *s = suite_create("dlopen");
 	TCase *tc = tcase_create("dlopen");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, t_dlopen);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -104,7 +104,7 @@ static const struct {
 
 START_TEST(t_tls_peer)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f;
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args;
 	struct standin s = spawn_standin(dir, tls_rows[_i].cert, tls_rows[_i].tls_max);
 	struct t_pam_result r;
 
@@ -117,9 +117,7 @@ START_TEST(t_tls_peer)
 	r = t_pam("sshd", "enabled-tls", args, T_ACCOUNT, 0);
 	stop_standin(&s);
 	ck_assert_msg(r.rc == tls_rows[_i].want, "row %d: %d\n%s", _i, r.rc, t_log());
-	f = t_log_field("reason");
-	ck_assert_str_eq(f, tls_rows[_i].reason);
-	free(f);
+	t_assert_log_field("reason", tls_rows[_i].reason);
 	free(args);
 	free(conf);
 	free(dir);
@@ -127,28 +125,6 @@ START_TEST(t_tls_peer)
 END_TEST
 
 /* ---- the host process ---- */
-
-static char *args_for(const char *dir)
-{
-	char *conf = t_config(dir, "", ""), *args;
-
-	if (asprintf(&args, "conf=%s", conf) < 0)
-		abort();
-	free(conf);
-	return args;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n - 3; /* ".", ".." and the DIR's own fd */
-}
 
 static long rss_kb(void)
 {
@@ -172,7 +148,7 @@ static void on_signal(int sig)
 
 START_TEST(t_signals_and_timers)
 {
-	char *dir = t_scratch(), *args = args_for(dir);
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
 	struct sigaction pipe_act = { .sa_handler = on_signal }, alrm_act = { .sa_handler = on_signal };
 	struct sigaction pipe_after, alrm_after;
 	struct itimerval timer = { .it_value = { 100, 0 } }, t_after;
@@ -224,13 +200,13 @@ static int child_fd_count(void)
 
 START_TEST(t_no_fd_leak_to_children)
 {
-	char *dir = t_scratch(), *args = args_for(dir);
-	int before_parent = count_fds(), before_child = child_fd_count();
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
+	int before_parent = t_count_fds(), before_child = child_fd_count();
 
 	ck_assert_int_eq(t_pam("sshd", "enabled-fd1", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_pam("sshd", "slowhdr1-fd2", args, T_AUTH, 0).rc, PAM_SUCCESS);
 	(void)t_pam("sshd", "cutbody-fd3", args, T_ACCOUNT, 0);
-	ck_assert_int_eq(count_fds(), before_parent);
+	ck_assert_int_eq(t_count_fds(), before_parent);
 	ck_assert_int_eq(child_fd_count(), before_child);
 	free(args);
 	free(dir);
@@ -240,7 +216,7 @@ END_TEST
 /* pam_start ... pam_end a thousand times: libpam dlcloses the module every time. */
 START_TEST(t_thousand_cycles)
 {
-	char *dir = t_scratch(), *args = args_for(dir), user[64];
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", ""), user[64];
 	int fds = -1;
 	long rss = 0;
 
@@ -251,11 +227,11 @@ START_TEST(t_thousand_cycles)
 		t_log_reset();
 		ck_assert_int_eq(t_pam("sshd", user, args, T_ACCOUNT, 0).rc, want);
 		if (i == 99) {
-			fds = count_fds();
+			fds = t_count_fds();
 			rss = rss_kb();
 		}
 	}
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(t_count_fds(), fds);
 	ck_assert_msg(rss_kb() - rss < 4096, "RSS grew from %ld to %ld kB", rss, rss_kb());
 	free(args);
 	free(dir);
@@ -287,7 +263,7 @@ static void *work(void *p)
 
 START_TEST(t_fifty_threads)
 {
-	char *dir = t_scratch(), *args = args_for(dir);
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
 	pthread_t th[50];
 	struct worker w[50];
 	int wrong = 0;
@@ -309,7 +285,7 @@ END_TEST
 /* Environment a setuid caller could set: nothing of it steers the module. */
 START_TEST(t_hostile_environment)
 {
-	char *dir = t_scratch(), *args = args_for(dir), *kl = t_path(dir, "keylog");
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", ""), *kl = t_path(dir, "keylog");
 	struct stat st;
 
 	setenv("https_proxy", "http://127.0.0.1:9", 1);
@@ -488,7 +464,7 @@ static int listen_loopback(int backlog, char *port, size_t len)
 /* TCP accepted by the kernel, but no ServerHello ever comes. */
 START_TEST(t_silent_server)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, port[16];
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, port[16];
 	int lfd = listen_loopback(16, port, sizeof(port));
 	struct t_pam_result r;
 
@@ -498,9 +474,7 @@ START_TEST(t_silent_server)
 	r = t_pam("sshd", "enabled-silent", args, T_ACCOUNT, 0);
 	ck_assert_int_eq(r.rc, PAM_AUTHINFO_UNAVAIL);
 	ck_assert_msg(r.ms < 2000, "%ld ms", r.ms);
-	f = t_log_field("reason");
-	ck_assert_str_eq(f, "timeout");
-	free(f);
+	t_assert_log_field("reason", "timeout");
 	close(lfd);
 	free(args);
 	free(conf);
@@ -545,9 +519,9 @@ END_TEST
  * DISABLED user, never a crash. */
 START_TEST(t_fd_limit)
 {
-	char *dir = t_scratch(), *args = args_for(dir), user[64];
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", ""), user[64];
 	struct rlimit lim, orig;
-	int base = count_fds();
+	int base = t_count_fds();
 
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &orig), 0);
 	for (int extra = 0; extra <= 8; extra++) {
@@ -583,10 +557,8 @@ static bool libcurl_mapped(void)
 /* libcurl is loaded only when a request is made, never for answers found without one. */
 START_TEST(t_lazy_libcurl)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "bypass_users = breakglass", ""), *args;
+	char *dir = t_scratch(), *args = t_conf_args(dir, "bypass_users = breakglass", "");
 
-	if (asprintf(&args, "conf=%s", conf) < 0)
-		abort();
 	ck_assert(!libcurl_mapped());
 	ck_assert_int_eq(t_pam("sshd", "breakglass", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
 	ck_assert_int_eq(t_pam("sshd", "..", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
@@ -596,7 +568,6 @@ START_TEST(t_lazy_libcurl)
 	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert(libcurl_mapped());
 	free(args);
-	free(conf);
 	free(dir);
 }
 END_TEST
@@ -604,7 +575,7 @@ END_TEST
 /* The module creates no files, whatever the umask. */
 START_TEST(t_umask_no_files)
 {
-	char *dir = t_scratch(), *args = args_for(dir);
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
 	DIR *d;
 	int before = 0, after = 0;
 
@@ -626,8 +597,6 @@ int main(void)
 {
 	Suite *s = suite_create("host");
 	TCase *tls = tcase_create("tls"), *host = tcase_create("host");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tls, 60);
 	tcase_add_loop_test(tls, t_tls_peer, 0, sizeof(tls_rows) / sizeof(tls_rows[0]));
@@ -646,9 +615,5 @@ int main(void)
 	tcase_add_test(host, t_fd_limit);
 	suite_add_tcase(s, tls);
 	suite_add_tcase(s, host);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

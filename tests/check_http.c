@@ -47,18 +47,6 @@ static void get(const char *name, int64_t budget_ms, int retries, struct csms_ht
 	free(ca_blob);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
-
 static const struct {
 	const char *name;
 	int64_t budget_ms;
@@ -200,7 +188,7 @@ START_TEST(t_host_untouched)
 
 	get("enabled-w0", 5000, 0, &r); /* first use: libcurl's one-time init */
 	csms_http_response_free(&r);
-	fds = count_fds();
+	fds = t_count_fds();
 	ck_assert_int_eq(sigaction(SIGPIPE, NULL, &before), 0);
 	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_before), 0);
 	get("cutbody-w1", 5000, 0, &r);
@@ -211,7 +199,7 @@ START_TEST(t_host_untouched)
 	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &mask_after), 0);
 	ck_assert(before.sa_handler == after.sa_handler);
 	ck_assert_int_eq(sigismember(&mask_before, SIGPIPE), sigismember(&mask_after, SIGPIPE));
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(t_count_fds(), fds);
 }
 END_TEST
 
@@ -248,8 +236,6 @@ int main(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, t_transport, 0, sizeof(rows) / sizeof(rows[0]));
@@ -261,9 +247,5 @@ int main(void)
 	tcase_add_test(tc, t_keylog_refused);
 	tcase_add_test(tc, t_host_untouched);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -159,7 +159,7 @@ static void run_row(int i, enum t_op op)
 {
 	const struct row *r = &rows[i];
 	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args = expand_args(conf, r->args);
-	char user[256], *f;
+	char user[256];
 	int want = op == T_ACCOUNT ? r->acct : r->auth;
 	struct t_pam_result res;
 	static const char *const keys[] = { "decision", "reason",     "user",	  "service",
@@ -177,22 +177,16 @@ static void run_row(int i, enum t_op op)
 		      op == T_ACCOUNT ? "account" : "auth", r->user, res.rc,
 		      pam_strerror(NULL, res.rc), want, t_log());
 	for (const char *const *k = keys; *k; k++) {
-		f = t_log_field(*k);
+		char *f = t_log_field(*k);
+
 		ck_assert_msg(f != NULL, "row %d: no %s= in log: %s", i, *k, t_log());
 		free(f);
 	}
-#define FIELD_IS(key, want_value)                                                             \
-	do {                                                                                  \
-		f = t_log_field(key);                                                         \
-		ck_assert_msg(f && strcmp(f, want_value) == 0, "row %d: %s=%s, want %s\n%s", \
-			      i, key, f ? f : "(none)", want_value, t_log());                  \
-		free(f);                                                                      \
-	} while (0)
-	FIELD_IS("decision", r->decision);
-	FIELD_IS("reason", r->reason);
-	FIELD_IS("state", r->state);
-	FIELD_IS("source", r->source);
-	FIELD_IS("service", "csms-test");
+	t_assert_log_field("decision", r->decision);
+	t_assert_log_field("reason", r->reason);
+	t_assert_log_field("state", r->state);
+	t_assert_log_field("source", r->source);
+	t_assert_log_field("service", "csms-test");
 	ck_assert_msg(strstr(t_log(), T_TOKEN_DEFAULT) == NULL, "token in log: %s", t_log());
 	ck_assert_msg(strchr(t_log(), '\x1b') == NULL, "raw ESC in log");
 	if (r->requests >= 0 && !r->exact)
@@ -255,15 +249,13 @@ END_TEST
 /* No user name means no check on anyone's behalf, even with a fixed secret name. */
 START_TEST(t_no_user)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "secret = enabled-role", ""), *args, *f;
+	char *dir = t_scratch(), *conf = t_config(dir, "secret = enabled-role", ""), *args;
 
 	if (asprintf(&args, "conf=%s", conf) < 0)
 		abort();
 	t_log_reset();
 	ck_assert_int_eq(t_pam("sshd", "", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
-	f = t_log_field("reason");
-	ck_assert_str_eq(f, "invalid_name");
-	free(f);
+	t_assert_log_field("reason", "invalid_name");
 	ck_assert_int_eq(t_pam("sshd", "someone", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_requests_for("enabled-role"), 1);
 	free(args);
@@ -275,17 +267,13 @@ END_TEST
 /* [service NAME] sections apply to that PAM service only. */
 START_TEST(t_service_section)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "", "[service sudo]\nsecret = enabled-%u\n"),
-	     *args;
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "[service sudo]\nsecret = enabled-%u\n");
 
-	if (asprintf(&args, "conf=%s", conf) < 0)
-		abort();
 	ck_assert_int_eq(t_pam("sudo", "svc", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_requests_for("enabled-svc"), 1);
 	ck_assert_int_eq(t_pam("sshd", "svc", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
 	ck_assert_int_eq(t_requests_for("svc"), 1);
 	free(args);
-	free(conf);
 	free(dir);
 }
 END_TEST
@@ -319,17 +307,14 @@ END_TEST
 /* The hooks that do no check, through libpam too. */
 START_TEST(t_other_hooks)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args;
+	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
 
-	if (asprintf(&args, "conf=%s", conf) < 0)
-		abort();
 	ck_assert_int_eq(t_pam("sshd", "disabled-x", args, T_SETCRED, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_pam("sshd", "disabled-x", args, T_OPEN_SESSION, 0).rc, PAM_IGNORE);
 	ck_assert_int_eq(t_pam("sshd", "disabled-x", args, T_CLOSE_SESSION, 0).rc, PAM_IGNORE);
 	ck_assert_int_eq(t_pam("sshd", "disabled-x", args, T_CHAUTHTOK, 0).rc, PAM_IGNORE);
 	ck_assert_int_eq(t_requests_for("disabled-x"), 0);
 	free(args);
-	free(conf);
 	free(dir);
 }
 END_TEST
@@ -338,16 +323,14 @@ END_TEST
 START_TEST(t_file_errors)
 {
 	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *token = t_path(dir, "token");
-	char *ca = t_path(dir, "garbage.pem"), *args, *f;
+	char *ca = t_path(dir, "garbage.pem"), *args;
 
 	if (asprintf(&args, "conf=%s fail_mode=open", conf) < 0)
 		abort();
 	ck_assert_int_eq(chmod(token, 0644), 0);
 	t_log_reset();
 	ck_assert_int_eq(t_pam("sshd", "enabled-f1", args, T_ACCOUNT, 0).rc, PAM_SERVICE_ERR);
-	f = t_log_field("reason");
-	ck_assert_str_eq(f, "credentials");
-	free(f);
+	t_assert_log_field("reason", "credentials");
 	ck_assert_msg(strstr(t_log(), token) != NULL, "log does not name the token file");
 	ck_assert_int_eq(chmod(token, 0600), 0);
 	t_write_str(token, "short\n", 0600);
@@ -362,9 +345,7 @@ START_TEST(t_file_errors)
 		abort();
 	t_log_reset();
 	ck_assert_int_eq(t_pam("sshd", "enabled-f3", args, T_ACCOUNT, 0).rc, PAM_SERVICE_ERR);
-	f = t_log_field("reason");
-	ck_assert_str_eq(f, "config");
-	free(f);
+	t_assert_log_field("reason", "config");
 	free(args);
 	ck_assert_int_eq(chmod(ca, 0666), 0);
 	if (asprintf(&args, "conf=%s ca_file=%s", conf, ca) < 0)
@@ -401,16 +382,14 @@ END_TEST
 /* Log lines for hostile names are escaped and bounded. */
 START_TEST(t_hostile_log)
 {
-	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, huge[70000];
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, huge[70000];
 
 	if (asprintf(&args, "conf=%s", conf) < 0)
 		abort();
 	t_log_reset();
 	ck_assert_int_eq(t_pam("sshd", "a b\x1b[31m\x07%s%n\"'", args, T_ACCOUNT, 0).rc,
 			 PAM_PERM_DENIED);
-	f = t_log_field("user");
-	ck_assert_str_eq(f, "a\\x20b\\x1b[31m\\x07%s%n\\x22\\x27");
-	free(f);
+	t_assert_log_field("user", "a\\x20b\\x1b[31m\\x07%s%n\\x22\\x27");
 	memset(huge, 'a', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
 	t_log_reset();
@@ -426,8 +405,7 @@ int main(void)
 {
 	Suite *s = suite_create("pam");
 	TCase *rows_tc = tcase_create("decision table"), *tc = tcase_create("behaviour");
-	SRunner *sr;
-	int failed, n = sizeof(rows) / sizeof(rows[0]);
+	int n = sizeof(rows) / sizeof(rows[0]);
 
 	tcase_set_timeout(rows_tc, 30);
 	tcase_add_loop_test(rows_tc, t_account, 0, n);
@@ -443,9 +421,5 @@ int main(void)
 	tcase_add_test(tc, t_hostile_log);
 	suite_add_tcase(s, rows_tc);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -4,6 +4,8 @@
 #include "response.h"
 #include "util.h"
 
+#include "testlib.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,8 +228,6 @@ int main(void)
 {
 	Suite *s = suite_create("response");
 	TCase *tc = tcase_create("response");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, t_parse, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_loop_test(tc, t_error_code, 0, sizeof(errors) / sizeof(errors[0]));
@@ -236,9 +236,5 @@ int main(void)
 	tcase_add_test(tc, t_depth);
 	tcase_add_test(tc, t_metadata);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -4,6 +4,8 @@
 #include "secretname.h"
 #include "util.h"
 
+#include "testlib.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -131,16 +133,10 @@ int main(void)
 {
 	Suite *s = suite_create("secretname");
 	TCase *tc = tcase_create("secretname");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, t_expand, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_loop_test(tc, t_template, 0, sizeof(templates) / sizeof(templates[0]));
 	tcase_add_test(tc, t_length_boundary);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

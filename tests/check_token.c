@@ -121,16 +121,10 @@ int main(void)
 {
 	Suite *s = suite_create("token");
 	TCase *tc = tcase_create("token");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, t_token_file, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, t_token_size_cap);
 	tcase_add_test(tc, t_token_file_kinds);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

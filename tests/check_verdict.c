@@ -3,6 +3,8 @@
 
 #include "verdict.h"
 
+#include "testlib.h"
+
 #include <check.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -165,8 +167,6 @@ int main(void)
 {
 	Suite *s = suite_create("verdict");
 	TCase *tc = tcase_create("verdict");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, t_escape, 0, sizeof(escapes) / sizeof(escapes[0]));
 	tcase_add_test(tc, t_escape_bounds);
@@ -176,9 +176,5 @@ int main(void)
 	tcase_add_test(tc, t_json);
 	tcase_add_test(tc, t_set_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -3,20 +3,11 @@
 set -u
 check=${CSMS_CHECK:?}
 dir=$(mktemp -d "${CSMS_TEST_DIR:?}/cc.XXXXXX")
+. "$(dirname "$0")/standin-config.sh"
+standin_config "$dir" 127.0.0.1 "[service sudo]
+secret = enabled-%u"
 token=$dir/token
 conf=$dir/pam_csms.conf
-printf '%s\n' "${CSMS_TEST_TOKEN:?}" >"$token"
-chmod 600 "$token"
-cat >"$conf" <<EOC
-[csms]
-endpoint = https://127.0.0.1:$CSMS_STANDIN_PORT
-project_id = $CSMS_STANDIN_PROJECT
-token_file = $token
-ca_file = $CSMS_TEST_CA
-[service sudo]
-secret = enabled-%u
-EOC
-chmod 644 "$conf"
 
 pass=0 fail=0
 # expect CODE PATTERN ARGS...: exit status CODE and stdout matching the extended regex

@@ -3,7 +3,7 @@
 # etc/pam_csms.conf (commented or not).
 set -u
 src=${CSMS_SRCDIR:?}
-keys=$(sed -n 's/^	{ "\([a-z_]*\)", \(true\|false\), set_[a-z_]* },$/\1/p' "$src/src/config.c")
+keys=$(sed -n 's/^	{ "\([a-z_]*\)", \(true\|false\), \(set_[a-z_]*\|NULL\) },.*$/\1/p' "$src/src/config.c")
 n=$(printf '%s\n' $keys | wc -l)
 pass=0 fail=0
 if [ "$n" -lt 20 ]; then

@@ -4,16 +4,8 @@
 set -u
 check=${CSMS_CHECK:?}
 dir=$(mktemp -d "${CSMS_TEST_DIR:?}/doc.XXXXXX")
-printf '%s\n' "${CSMS_TEST_TOKEN:?}" >"$dir/token"
-chmod 600 "$dir/token"
-cat >"$dir/c.conf" <<EOC
-[csms]
-endpoint = https://localhost:$CSMS_STANDIN_PORT
-project_id = $CSMS_STANDIN_PROJECT
-token_file = $dir/token
-ca_file = $CSMS_TEST_CA
-EOC
-chmod 644 "$dir/c.conf"
+. "$(dirname "$0")/standin-config.sh"
+standin_config "$dir" localhost
 pass=0 fail=0
 
 # doctor WANT_EXIT LINE_REGEX ARGS...: exit status and one line matching
@@ -30,47 +22,47 @@ doctor() {
 	fi
 }
 
-doctor 0 '^api +ok: ShowSecret answered HTTP' "$check" -c "$dir/c.conf" --doctor
-n=$("$check" -c "$dir/c.conf" --doctor | grep -c ' ok')
+doctor 0 '^api +ok: ShowSecret answered HTTP' "$check" -c "$dir/pam_csms.conf" --doctor
+n=$("$check" -c "$dir/pam_csms.conf" --doctor | grep -c ' ok')
 [ "$n" = 8 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: $n of 8 checks ok"; }
 
 doctor 1 "^config +FAIL: .*unknown key 'tmeout'.*pam_csms.conf\\(5\\)" \
-	"$check" -c "$dir/c.conf" -o tmeout=1 --doctor
+	"$check" -c "$dir/pam_csms.conf" -o tmeout=1 --doctor
 doctor 1 '^config +FAIL: .*file not found' "$check" -c "$dir/missing.conf" --doctor
 
 cp "$CSMS_TEST_CA" "$dir/ca.pem" && chmod 666 "$dir/ca.pem"
 doctor 1 '^files +FAIL: .*ca.pem: writable by group or others' \
-	"$check" -c "$dir/c.conf" -o ca_file="$dir/ca.pem" --doctor
+	"$check" -c "$dir/pam_csms.conf" -o ca_file="$dir/ca.pem" --doctor
 
 chmod 644 "$dir/token"
-doctor 1 '^credentials +FAIL: .*readable by group or others.*chmod 600' "$check" -c "$dir/c.conf" --doctor
+doctor 1 '^credentials +FAIL: .*readable by group or others.*chmod 600' "$check" -c "$dir/pam_csms.conf" --doctor
 chmod 600 "$dir/token"
 touch -d '2 days ago' "$dir/token"
-doctor 1 '^credentials +FAIL: .*written 4[78] h ago.*expire after 24 h' "$check" -c "$dir/c.conf" --doctor
+doctor 1 '^credentials +FAIL: .*written 4[78] h ago.*expire after 24 h' "$check" -c "$dir/pam_csms.conf" --doctor
 touch "$dir/token"
 
 # a 70-byte label is refused by the resolver itself: no query leaves the machine
 long=$(printf 'a%.0s' $(seq 70)).example
-doctor 1 "^dns +FAIL: cannot resolve $long" "$check" -c "$dir/c.conf" -o endpoint="https://$long" --doctor
+doctor 1 "^dns +FAIL: cannot resolve $long" "$check" -c "$dir/pam_csms.conf" -o endpoint="https://$long" --doctor
 doctor 1 '^tcp +FAIL: cannot connect to 127.0.0.1 port 1' \
-	"$check" -c "$dir/c.conf" -o endpoint=https://127.0.0.1:1 --doctor
+	"$check" -c "$dir/pam_csms.conf" -o endpoint=https://127.0.0.1:1 --doctor
 doctor 1 '^tls +FAIL: .*certificate' \
-	"$check" -c "$dir/c.conf" -o ca_file="$CSMS_TEST_PKI/other-ca.pem" --doctor
+	"$check" -c "$dir/pam_csms.conf" -o ca_file="$CSMS_TEST_PKI/other-ca.pem" --doctor
 
 printf 'a-token-the-server-does-not-know\n' >"$dir/token2"
 chmod 600 "$dir/token2"
 doctor 1 '^api +FAIL: ShowSecret answered HTTP 401: the token is expired' \
-	"$check" -c "$dir/c.conf" -o token_file="$dir/token2" --doctor
+	"$check" -c "$dir/pam_csms.conf" -o token_file="$dir/token2" --doctor
 
 if command -v faketime >/dev/null; then
 	# libfaketime is preloaded: a sanitizer build must not insist on coming first
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	doctor 1 '^clock +FAIL: off by 8640[0-9]s' \
-		env DONT_FAKE_MONOTONIC=1 faketime -f '+1d' "$check" -c "$dir/c.conf" --doctor
+		env DONT_FAKE_MONOTONIC=1 faketime -f '+1d' "$check" -c "$dir/pam_csms.conf" --doctor
 else
 	echo "SKIP: faketime is not installed (clock skew)"
 fi
-doctor 64 'usage' "$check" -c "$dir/c.conf" --doctor someone
+doctor 64 'usage' "$check" -c "$dir/pam_csms.conf" --doctor someone
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -12,20 +12,12 @@ if ldd "$check" | grep -q libasan; then
 	echo "SKIP: sanitizer build (ASan owns malloc)"; exit 77
 fi
 dir=$(mktemp -d "${CSMS_TEST_DIR:?}/fm.XXXXXX")
-printf '%s\n' "${CSMS_TEST_TOKEN:?}" >"$dir/token"
-chmod 600 "$dir/token"
-cat >"$dir/c.conf" <<EOC
-[csms]
-endpoint = https://127.0.0.1:$CSMS_STANDIN_PORT
-project_id = $CSMS_STANDIN_PROJECT
-token_file = $dir/token
-ca_file = $CSMS_TEST_CA
-EOC
-chmod 644 "$dir/c.conf"
+. "$(dirname "$0")/standin-config.sh"
+standin_config "$dir" 127.0.0.1
 pass=0 fail=0 glibc=0
 declare -A seen
 for n in $(seq 1 400) $(seq 425 25 6000); do
-	FAILMALLOC_AT=$n LD_PRELOAD=$shim "$check" -c "$dir/c.conf" disabled-fm >/dev/null 2>&1
+	FAILMALLOC_AT=$n LD_PRELOAD=$shim "$check" -c "$dir/pam_csms.conf" disabled-fm >/dev/null 2>&1
 	rc=$?
 	seen[$rc]=$((${seen[$rc]:-0} + 1))
 	case $rc in
@@ -37,7 +29,7 @@ done
 for rc in "${!seen[@]}"; do echo "exit $rc: ${seen[$rc]} runs"; done
 echo "runs that glibc itself ended (abort, segfault in NSS, ld.so fatal): $glibc"
 # the shim itself is inert without FAILMALLOC_AT
-if LD_PRELOAD=$shim "$check" -c "$dir/c.conf" enabled-fm >/dev/null; then pass=$((pass + 1)); else
+if LD_PRELOAD=$shim "$check" -c "$dir/pam_csms.conf" enabled-fm >/dev/null; then pass=$((pass + 1)); else
 	fail=$((fail + 1)); echo "FAIL: no injection, no permit"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

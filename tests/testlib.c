@@ -4,6 +4,7 @@
 #include "testlib.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -101,6 +102,39 @@ char *t_config(const char *dir, const char *extra, const char *tail)
 	return conf;
 }
 
+char *t_conf_args(const char *dir, const char *extra, const char *tail)
+{
+	char *conf = t_config(dir, extra, tail), *args;
+
+	if (asprintf(&args, "conf=%s", conf) < 0)
+		abort();
+	free(conf);
+	return args;
+}
+
+int t_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
+int t_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and the DIR's own fd */
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -184,6 +218,15 @@ char *t_log_field(const char *key)
 		p = tok_end + 1;
 	}
 	return NULL;
+}
+
+void t_assert_log_field(const char *key, const char *want)
+{
+	char *f = t_log_field(key);
+
+	ck_assert_msg(f != NULL && strcmp(f, want) == 0, "%s=%s, want %s\n%s", key,
+		      f ? f : "(none)", want, t_log());
+	free(f);
 }
 
 struct conv_state {

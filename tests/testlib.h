@@ -2,6 +2,7 @@
 #ifndef CSMS_TESTLIB_H
 #define CSMS_TESTLIB_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -27,6 +28,15 @@ char *t_path(const char *dir, const char *name);
  */
 char *t_config(const char *dir, const char *extra, const char *tail);
 
+/* t_config() for dir, as module arguments: "conf=PATH" (caller frees). */
+char *t_conf_args(const char *dir, const char *extra, const char *tail);
+
+/* Run every test of the suite (each in its own process); 0 when all passed. */
+int t_run(Suite *s);
+
+/* Open file descriptors of this process. */
+int t_count_fds(void);
+
 /* The stand-in's https://127.0.0.1:PORT, and a port that refuses connections. */
 const char *t_endpoint(void);
 const char *t_dead_endpoint(void);
@@ -41,6 +51,8 @@ void t_log_reset(void);
 const char *t_log(void);
 /* The value of key in the last captured decision line; caller frees; NULL if absent. */
 char *t_log_field(const char *key);
+/* Assert that the last decision line has key=want. */
+void t_assert_log_field(const char *key, const char *want);
 
 enum t_op { T_ACCOUNT, T_AUTH, T_SETCRED, T_OPEN_SESSION, T_CLOSE_SESSION, T_CHAUTHTOK };
 
