@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <security/pam_appl.h>
 #include <signal.h>
@@ -521,20 +522,46 @@ START_TEST(t_fd_limit)
 {
 	char *dir = t_scratch(), *args = t_conf_args(dir, "", ""), user[64];
 	struct rlimit lim, orig;
-	int base = t_count_fds();
+	int fillers[1024], nfill = 0, next;
 
+	/* RLIMIT_NOFILE bounds fd numbers, not counts: fill any holes the parent left so that
+	 * "limit = next free fd + n" means exactly n spare descriptors, whatever was inherited. */
+	for (;;) {
+		int hi = -1, fd;
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *e;
+
+		ck_assert_ptr_nonnull(d);
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d) && atoi(e->d_name) > hi)
+				hi = atoi(e->d_name);
+		closedir(d);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		if (fd > hi) {
+			next = fd;
+			close(fd);
+			break;
+		}
+		ck_assert_int_lt(nfill, (int)(sizeof(fillers) / sizeof(fillers[0])));
+		fillers[nfill++] = fd;
+	}
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &orig), 0);
 	for (int extra = 0; extra <= 8; extra++) {
 		int rc;
 
 		lim = orig;
-		lim.rlim_cur = (rlim_t)base + (rlim_t)extra;
+		/* One more for the harness writing the PAM service file; it is closed again before
+		 * pam_start, so the stack itself starts with `extra` spare. */
+		lim.rlim_cur = (rlim_t)next + 1 + (rlim_t)extra;
 		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
 		snprintf(user, sizeof(user), "disabled-nofd%d", extra);
 		rc = t_pam("sshd", user, args, T_ACCOUNT, 0).rc;
 		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &orig), 0);
 		ck_assert_msg(rc != PAM_SUCCESS && rc != PAM_IGNORE, "%d spare fds: rc %d", extra, rc);
 	}
+	while (nfill > 0)
+		close(fillers[--nfill]);
 	free(args);
 	free(dir);
 }
