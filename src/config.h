@@ -8,6 +8,9 @@
 
 #define CSMS_DEFAULT_CONF "/etc/security/pam_csms.conf"
 #define CSMS_DEFAULT_TOKEN_FILE "/etc/security/pam_csms.token"
+#define CSMS_DEFAULT_CACHE_DIR "/var/cache/pam_csms"
+#define CSMS_CACHE_TTL_MAX_MS ((int64_t)24 * 3600 * 1000)
+#define CSMS_OFFLINE_GRACE_MAX_MS ((int64_t)7 * 24 * 3600 * 1000)
 #define CSMS_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define CSMS_CONFIG_MAX_SIZE ((size_t)64 * 1024)
 /* inih r55 splits longer lines in two (its buffer is 200 bytes with newline and NUL). */
@@ -42,6 +45,10 @@ struct csms_config {
 	char *ca_file;
 	char *ca_path;
 	char *proxy;
+	char *cache_dir;
+	bool cache_dir_set; /* named in the file or the arguments, not the default */
+	int64_t cache_ttl_ms;
+	int64_t offline_grace_ms;
 	bool debug;
 };
 
@@ -68,6 +75,10 @@ int csms_config_load_buffer(struct csms_config *cfg, const char *name, const cha
 int csms_duration_parse(const char *s, int64_t *ms);
 /* yes/no/true/false/on/off/1/0. Returns 0 or -EINVAL. */
 int csms_bool_parse(const char *s, bool *out);
+
+/* Whether checks keep state in cache_dir: the verdict cache and outage damping. Only when
+ * asked for (cache_ttl, offline_grace or cache_dir set); otherwise every check asks CSMS. */
+bool csms_config_keeps_state(const struct csms_config *cfg);
 
 bool csms_list_contains(const struct csms_list *l, const char *s);
 

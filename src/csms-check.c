@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	struct csms_config cfg;
 	struct csms_verdict v;
 	struct csms_request rq;
-	bool json = false, doctor = false;
+	bool json = false, doctor = false, no_cache = false;
 	int nargs = 0, opt, rc, code;
 
 	while ((opt = getopt_long(argc, argv, "c:s:o:h", longopts, NULL)) != -1) {
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 			json = true;
 			break;
 		case 'n':
-			/* verdicts are not cached yet: every check asks CSMS */
+			no_cache = true;
 			break;
 		case 'd':
 			doctor = true;
@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 			.host = host,
 			.in_group = user_in_group,
 			.want_metadata = json,
+			.no_cache = no_cache,
 		};
 		csms_decide(&rq, &v);
 	}

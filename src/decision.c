@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include "decision.h"
+#include "cache.h"
 #include "http.h"
 #include "response.h"
 #include "safefile.h"
@@ -16,6 +17,8 @@
 #include <sys/auxv.h>
 
 #define CA_FILE_MAX ((size_t)4 * 1024 * 1024)
+/* A probe token older than timeout plus this belongs to a check that died. */
+#define PROBE_SLACK_MS 5000
 
 static bool is_bypassed(const struct csms_request *rq)
 {
@@ -179,6 +182,73 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 		csms_errf(v->detail, sizeof(v->detail), "HTTP %ld", s);
 }
 
+/* A verdict from an answer CSMS gave earlier, with today's policy (on_missing). */
+static void from_cached(const struct csms_config *cfg, const struct csms_cached_answer *a,
+			struct csms_verdict *v)
+{
+	if (a->missing) {
+		not_found(cfg, v);
+		return;
+	}
+	v->reason = CSMS_REASON_STATE;
+	v->has_state = a->has_state;
+	memcpy(v->state, a->state, sizeof(v->state));
+	v->state_len = a->state_len;
+	v->decision = a->has_state && csms_streq_len(a->state, a->state_len, "ENABLED")
+			      ? CSMS_DECISION_PERMIT
+			      : CSMS_DECISION_DENY;
+}
+
+/* An answer worth keeping: CSMS said what the secret is, or that there is none. */
+static bool to_cached(const struct csms_verdict *v, int64_t now, struct csms_cached_answer *a)
+{
+	if (v->source != CSMS_SOURCE_API ||
+	    (v->reason != CSMS_REASON_STATE && v->reason != CSMS_REASON_NOT_FOUND))
+		return false;
+	memset(a, 0, sizeof(*a));
+	a->time_ms = now;
+	a->missing = v->reason == CSMS_REASON_NOT_FOUND;
+	a->has_state = !a->missing && v->has_state && v->state_len > 0;
+	if (a->has_state) {
+		memcpy(a->state, v->state, sizeof(a->state));
+		a->state_len = v->state_len;
+	}
+	return true;
+}
+
+/*
+ * Failures that say CSMS as a whole cannot answer now, and so open an outage window.
+ * Not those one secret or this process could cause: other 4xx, bad bodies, a refused
+ * environment, local resource trouble.
+ */
+static bool is_outage(const struct csms_verdict *v, enum csms_http_result result)
+{
+	if (v->decision != CSMS_DECISION_UNAVAILABLE && v->decision != CSMS_DECISION_FAIL_OPEN)
+		return false;
+	if (result == CSMS_HTTP_REFUSED)
+		return false;
+	switch (v->reason) {
+	case CSMS_REASON_NETWORK:
+	case CSMS_REASON_TLS:
+	case CSMS_REASON_TIMEOUT:
+	case CSMS_REASON_THROTTLED:
+	case CSMS_REASON_CREDENTIALS_REJECTED:
+		return true;
+	case CSMS_REASON_HTTP:
+		return v->http >= 500 || v->http == 0;
+	default:
+		return false;
+	}
+}
+
+static bool can_be_stale(const struct csms_config *cfg, const struct csms_cached_answer *a,
+			 int64_t now)
+{
+	return cfg->offline_grace_ms > 0 && !a->missing && a->has_state &&
+	       csms_streq_len(a->state, a->state_len, "ENABLED") &&
+	       now - a->time_ms < cfg->offline_grace_ms;
+}
+
 /* The CA bundle is read through the same checked open as every other file. */
 int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err,
 		   size_t errlen)
@@ -207,18 +277,71 @@ int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *
 	return rc;
 }
 
-void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
+/* Ask CSMS. Fills the verdict from the reply; returns the transport's result. */
+static enum csms_http_result ask(const struct csms_request *rq, const char *token,
+				 const char *ca, size_t ca_len, int64_t start,
+				 struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
 	struct csms_http_request hrq;
 	struct csms_http_response resp;
-	char *token = NULL, *ca = NULL, *url = NULL;
-	size_t token_len = 0, ca_len = 0, url_len;
-	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms();
+	enum csms_http_result result;
+	size_t url_len = strlen(cfg->endpoint) + strlen(cfg->project_id) + strlen(v->secret) + 32;
+	char *url = malloc(url_len);
+
+	if (url == NULL) {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_MEMORY;
+		return CSMS_HTTP_MEMORY;
+	}
+	snprintf(url, url_len, "%s/v1/%s/secrets/%s", cfg->endpoint, cfg->project_id, v->secret);
+	memset(&resp, 0, sizeof(resp));
+	hrq = (struct csms_http_request){
+		.url = url,
+		.token = token,
+		.ca_blob = ca,
+		.ca_blob_len = ca_len,
+		.ca_path = cfg->ca_path,
+		.proxy = cfg->proxy,
+		.deadline_ms = start + cfg->timeout_ms,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.retries = cfg->retries,
+	};
+	csms_http_get(&hrq, &resp);
+	/* source=api once CSMS was asked, whatever came of it */
+	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
+	v->attempts = resp.attempts;
+	v->http = resp.status;
+	csms_strlcpy(v->request_id, resp.request_id, sizeof(v->request_id));
+	csms_strlcpy(v->trace, resp.trace, sizeof(v->trace));
+	if (resp.result == CSMS_HTTP_OK) {
+		from_response(rq, &resp, v);
+	} else {
+		from_transport_failure(cfg, &resp, v);
+		csms_strlcpy(v->detail, resp.detail, sizeof(v->detail));
+	}
+	result = resp.result;
+	csms_http_response_free(&resp);
+	free(url);
+	return result;
+}
+
+void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
+{
+	const struct csms_config *cfg = rq->cfg;
+	struct csms_cache cache = { .dirfd = -1 };
+	struct csms_cached_answer cached;
+	struct csms_outage outage;
+	char *token = NULL, *ca = NULL;
+	size_t token_len = 0, ca_len = 0;
+	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms(), wall = csms_wall_ms();
+	/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
+	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped;
+	enum csms_http_result result;
 	int rc;
 
 	csms_verdict_init(v);
-	memset(&resp, 0, sizeof(resp));
+	keeps_state = csms_config_keeps_state(cfg) && !rq->no_cache;
 
 	if (is_bypassed(rq)) {
 		v->decision = CSMS_DECISION_BYPASS;
@@ -251,6 +374,21 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 			     sizeof(v->detail));
 		goto out;
 	}
+
+	if (keeps_state) {
+		/* an unusable cache_dir only means no cache: c.err goes into the log line */
+		(void)csms_cache_open(&cache, cfg->cache_dir, cfg->endpoint, cfg->project_id);
+		have_cached = csms_cache_get(&cache, v->secret, wall, &cached) == 0;
+	}
+	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
+		/* fresh enough: permit or deny, CSMS is not asked */
+		from_cached(cfg, &cached, v);
+		v->source = CSMS_SOURCE_CACHE;
+		csms_errf(v->detail, sizeof(v->detail), "cached answer from %llds ago",
+			  (long long)(wall - cached.time_ms) / 1000);
+		goto out;
+	}
+
 	rc = csms_token_read(cfg->token_file, &token, &token_len, v->detail, sizeof(v->detail));
 	if (rc != 0) {
 		v->decision = CSMS_DECISION_ERROR;
@@ -263,50 +401,54 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
 		goto out;
 	}
-	url_len = strlen(cfg->endpoint) + strlen(cfg->project_id) + strlen(v->secret) + 32;
-	url = malloc(url_len);
-	if (url == NULL) {
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = CSMS_REASON_MEMORY;
-		goto out;
-	}
-	snprintf(url, url_len, "%s/v1/%s/secrets/%s", cfg->endpoint, cfg->project_id, v->secret);
 
-	hrq = (struct csms_http_request){
-		.url = url,
-		.token = token,
-		.ca_blob = ca,
-		.ca_blob_len = ca_len,
-		.ca_path = cfg->ca_path,
-		.proxy = cfg->proxy,
-		.deadline_ms = start + cfg->timeout_ms,
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.retries = cfg->retries,
-	};
-	csms_http_get(&hrq, &resp);
-	/* source=api once CSMS was asked, whatever came of it */
-	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
-	v->attempts = resp.attempts;
-	v->http = resp.status;
-	csms_strlcpy(v->request_id, resp.request_id, sizeof(v->request_id));
-	csms_strlcpy(v->trace, resp.trace, sizeof(v->trace));
-	if (resp.result == CSMS_HTTP_OK) {
-		from_response(rq, &resp, v);
+	/* A setuid caller's own failure is not evidence of an outage: it neither opens a
+	 * window nor takes the probe. */
+	damped = csms_outage_damped(&cache, wall, cfg->timeout_ms + PROBE_SLACK_MS, !secure,
+				    &outage);
+	if (damped) {
+		cannot_answer(cfg, v, outage.reason);
+		csms_errf(v->detail, sizeof(v->detail),
+			  "CSMS did not answer a recent check; not asked again for %lldms",
+			  (long long)(outage.until_ms - wall));
 	} else {
-		from_transport_failure(cfg, &resp, v);
-		csms_strlcpy(v->detail, resp.detail, sizeof(v->detail));
+		struct csms_cached_answer fresh;
+
+		result = ask(rq, token, ca, ca_len, start, v);
+		if (to_cached(v, csms_wall_ms(), &fresh)) {
+			/* a fresh answer always replaces the entry: DISABLED takes effect */
+			(void)csms_cache_put(&cache, v->secret, &fresh);
+			csms_outage_clear(&cache);
+		} else if (is_outage(v, result) && !secure) {
+			csms_outage_record(&cache, csms_wall_ms(), v->reason);
+		}
 	}
-	if (v->decision == CSMS_DECISION_FAIL_OPEN && getauxval(AT_SECURE)) {
-		/* in setuid su or sudo the caller can cause the failure (SIGSTOP, ulimit -n):
-		 * an outage there must not be a way in */
-		v->decision = CSMS_DECISION_UNAVAILABLE;
-		csms_strlcpy(v->detail, "fail_mode=open is not honoured in a setuid process",
-			     sizeof(v->detail));
+
+	if (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN) {
+		/* in a setuid process only an outage seen by others may let anyone in */
+		bool trusted = damped || !secure;
+
+		if (have_cached && can_be_stale(cfg, &cached, wall) && trusted) {
+			char why[CSMS_ERRLEN];
+
+			csms_strlcpy(why, v->detail, sizeof(why));
+			from_cached(cfg, &cached, v);
+			v->source = CSMS_SOURCE_STALE;
+			csms_errf(v->detail, sizeof(v->detail),
+				  "ENABLED %llds ago, within offline_grace; CSMS: %s",
+				  (long long)(wall - cached.time_ms) / 1000, why);
+		} else if (v->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
+			v->decision = CSMS_DECISION_UNAVAILABLE;
+			csms_strlcpy(v->detail,
+				     "fail_mode=open is not honoured for a setuid process's own failure",
+				     sizeof(v->detail));
+		}
 	}
 out:
-	csms_http_response_free(&resp);
+	if (keeps_state && cache.dirfd < 0 && cache.err[0] != '\0' && v->detail[0] == '\0')
+		csms_strlcpy(v->detail, cache.err, sizeof(v->detail));
+	csms_cache_close(&cache);
 	csms_token_free(token, token_len);
 	free(ca);
-	free(url);
 	v->ms = csms_now_ms() - start;
 }

@@ -18,6 +18,7 @@ struct csms_request {
 	int (*in_group)(void *ctx, const char *user, const char *group);
 	void *group_ctx;
 	bool want_metadata;
+	bool no_cache;	  /* csms-check --no-cache: ask CSMS, leave cache_dir alone */
 	int64_t start_ms; /* csms_now_ms() when the hook started; 0: now */
 };
 

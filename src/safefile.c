@@ -63,10 +63,12 @@ static int check_owner_mode(const char *path, const struct stat *st, unsigned fl
 /*
  * Open `path` walking down from "/", refusing any directory on the way that someone other
  * than root (or the effective uid) could change: not owned by them, or writable by group or
- * others without the sticky bit. The last component is opened with `oflags` (O_NOFOLLOW).
+ * others without the sticky bit. The last component is opened with `oflags` (O_NOFOLLOW);
+ * with mkdir_mode, a missing last component is first created as a directory.
  * Returns the fd or a negative errno.
  */
-static int open_checked_path(const char *path, int oflags, char *err, size_t errlen)
+static int open_checked_path(const char *path, int oflags, mode_t mkdir_mode, char *err,
+			     size_t errlen)
 {
 	char buf[PATH_MAX];
 	char *p, *slash;
@@ -120,6 +122,11 @@ static int open_checked_path(const char *path, int oflags, char *err, size_t err
 	}
 	fd = openat(dirfd, p, oflags);
 	e = errno;
+	if (fd < 0 && e == ENOENT && mkdir_mode != 0 && *p != '\0') {
+		if (mkdirat(dirfd, p, mkdir_mode) == 0 || errno == EEXIST)
+			fd = openat(dirfd, p, oflags);
+		e = errno;
+	}
 	close(dirfd);
 	if (fd >= 0)
 		return fd;
@@ -130,13 +137,13 @@ static int open_checked_path(const char *path, int oflags, char *err, size_t err
 	return open_error(path, e, err, errlen);
 }
 
+static int read_checked(int fd, const char *path, size_t max, unsigned flags, char **out,
+			size_t *outlen, char *err, size_t errlen);
+
 int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
 		   char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, fl, rc;
+	int fd;
 
 	*out = NULL;
 	*outlen = 0;
@@ -145,10 +152,34 @@ int csms_file_read(const char *path, size_t max, unsigned flags, char **out, siz
 		return -EINVAL;
 	}
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the login. */
-	fd = open_checked_path(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, err,
-			       errlen);
+	fd = open_checked_path(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0,
+			       err, errlen);
 	if (fd < 0)
 		return fd;
+	return read_checked(fd, path, max, flags, out, outlen, err, errlen);
+}
+
+int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, char **out,
+		      size_t *outlen, char *err, size_t errlen)
+{
+	int fd;
+
+	*out = NULL;
+	*outlen = 0;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return open_error(name, errno, err, errlen);
+	return read_checked(fd, name, max, flags, out, outlen, err, errlen);
+}
+
+/* The checks and the read behind csms_file_read; closes fd. */
+static int read_checked(int fd, const char *path, size_t max, unsigned flags, char **out,
+			size_t *outlen, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fl, rc;
 
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
@@ -214,6 +245,16 @@ out:
 
 int csms_dir_check(const char *path, char *err, size_t errlen)
 {
+	int fd;
+	fd = csms_dir_open(path, 0, err, errlen);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int csms_dir_open(const char *path, mode_t mkdir_mode, char *err, size_t errlen)
+{
 	struct stat st;
 	int fd, rc;
 
@@ -222,7 +263,7 @@ int csms_dir_check(const char *path, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	fd = open_checked_path(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY | O_NONBLOCK,
-			       err, errlen);
+			       mkdir_mode, err, errlen);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) != 0) {
@@ -231,6 +272,9 @@ int csms_dir_check(const char *path, char *err, size_t errlen)
 	} else {
 		rc = check_owner_mode(path, &st, 0, err, errlen);
 	}
-	close(fd);
-	return rc;
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
 }

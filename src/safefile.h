@@ -3,6 +3,7 @@
 #define CSMS_SAFEFILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The file holds a secret: no group or other permission bits and a single link. */
 #define CSMS_FILE_SECRET 0x1u
@@ -17,7 +18,15 @@
 int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
 		   char *err, size_t errlen);
 
+/* The same, for `name` in the directory dirfd (not followed if a symbolic link). */
+int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, char **out,
+		      size_t *outlen, char *err, size_t errlen);
+
 /* The same ownership and mode checks for a directory (ca_path). */
 int csms_dir_check(const char *path, char *err, size_t errlen);
+
+/* Open a directory with those checks, creating it with mkdir_mode (if not 0) when missing.
+ * Returns an O_RDONLY descriptor or a negative errno. */
+int csms_dir_open(const char *path, mode_t mkdir_mode, char *err, size_t errlen);
 
 #endif

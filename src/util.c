@@ -33,6 +33,15 @@ void csms_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+int64_t csms_wall_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t csms_now_ms(void)
 {
 	struct timespec ts;

@@ -19,6 +19,9 @@ void csms_errf(char *err, size_t errlen, const char *fmt, ...)
 /* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock jumps. */
 int64_t csms_now_ms(void);
 
+/* Milliseconds since the epoch: for times that other processes read back (cache_dir). */
+int64_t csms_wall_ms(void);
+
 /* Sleep until the monotonic time `until_ms`, restarting after signals. */
 void csms_sleep_until_ms(int64_t until_ms);
 

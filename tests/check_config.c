@@ -105,9 +105,22 @@ static const struct {
 	{ "auth = password", false, "auth" },
 	{ "credentials_file = /etc/x", false, "not supported yet" },
 	{ "metadata_url = http://169.254.169.254", false, "not supported yet" },
-	{ "cache_dir = /var/cache/pam_csms", false, "not supported yet" },
-	{ "cache_ttl = 5m", false, "not supported yet" },
-	{ "offline_grace = 1h", false, "not supported yet" },
+	{ "cache_dir = /var/cache/pam_csms", true, NULL },
+	{ "cache_dir = var/cache", false, "cache_dir" },
+	{ "cache_dir =", false, "cache_dir" },
+	{ "cache_ttl = 0", true, NULL },
+	{ "cache_ttl = 5m", true, NULL },
+	{ "cache_ttl = 24h", true, NULL },
+	{ "cache_ttl = 86400001ms", false, "cache_ttl: '86400001ms' is not a duration from 0 to 24h" },
+	{ "cache_ttl = 25h", false, "cache_ttl" },
+	{ "cache_ttl = -1s", false, "cache_ttl" },
+	{ "cache_ttl = 1d", false, "cache_ttl" },
+	{ "offline_grace = 0", true, NULL },
+	{ "offline_grace = 1h", true, NULL },
+	{ "offline_grace = 168h", true, NULL },
+	{ "offline_grace = 10080m", true, NULL },
+	{ "offline_grace = 169h", false, "offline_grace: '169h' is not a duration from 0 to 168h" },
+	{ "offline_grace = 604800001ms", false, "offline_grace" },
 	{ "secret = login-%u", true, NULL },
 	{ "secret = %u.%s.%h%%", true, NULL },
 	{ "secret = %x", false, "unknown escape" },
@@ -325,6 +338,11 @@ START_TEST(t_defaults)
 	ck_assert_ptr_null(cfg.ca_file);
 	ck_assert_ptr_null(cfg.proxy);
 	ck_assert(!cfg.debug);
+	ck_assert_str_eq(cfg.cache_dir, "/var/cache/pam_csms");
+	ck_assert_int_eq(cfg.cache_ttl_ms, 0);
+	ck_assert_int_eq(cfg.offline_grace_ms, 0);
+	/* no state unless asked for */
+	ck_assert(!csms_config_keeps_state(&cfg));
 	csms_config_free(&cfg);
 	/* the default connect_timeout shrinks to a shorter timeout instead of failing */
 	ck_assert_int_eq(load(BASE "timeout = 1s\n", NULL, 0, NULL, &cfg, err), 0);
@@ -356,6 +374,32 @@ START_TEST(t_layers)
 	ck_assert_str_eq(cfg.secret_template, "arg-%u");
 	ck_assert(cfg.debug);
 	ck_assert_int_eq(cfg.fail_mode, CSMS_FAIL_OPEN);
+	csms_config_free(&cfg);
+}
+END_TEST
+
+/* Any of the three keys turns on the state in cache_dir; per service for the policy two. */
+START_TEST(t_keeps_state)
+{
+	static const char text[] = BASE "[service sudo]\ncache_ttl = 5m\noffline_grace = 2h\n";
+	const char *dir_arg[] = { "cache_dir=/run/csms" };
+	struct csms_config cfg;
+	char err[CSMS_ERRLEN];
+
+	ck_assert_int_eq(load(text, "sshd", 0, NULL, &cfg, err), 0);
+	ck_assert(!csms_config_keeps_state(&cfg));
+	csms_config_free(&cfg);
+	ck_assert_int_eq(load(text, "sudo", 0, NULL, &cfg, err), 0);
+	ck_assert(csms_config_keeps_state(&cfg));
+	ck_assert_int_eq(cfg.cache_ttl_ms, 300000);
+	ck_assert_int_eq(cfg.offline_grace_ms, 7200000);
+	csms_config_free(&cfg);
+	ck_assert_int_eq(load(text, "sshd", 1, dir_arg, &cfg, err), 0);
+	ck_assert(csms_config_keeps_state(&cfg));
+	ck_assert_str_eq(cfg.cache_dir, "/run/csms");
+	csms_config_free(&cfg);
+	/* cache_dir is not a policy key */
+	ck_assert_int_ne(load(BASE "[service sudo]\ncache_dir = /x\n", "sudo", 0, NULL, &cfg, err), 0);
 	csms_config_free(&cfg);
 }
 END_TEST
@@ -608,6 +652,7 @@ int main(void)
 	tcase_add_test(tc, t_region_endpoint);
 	tcase_add_test(tc, t_defaults);
 	tcase_add_test(tc, t_layers);
+	tcase_add_test(tc, t_keeps_state);
 	tcase_add_test(tc, t_long_comment_smuggling);
 	tcase_add_test(tc, t_bom_long_line);
 	tcase_add_test(tc, t_nul_byte);

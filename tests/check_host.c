@@ -532,9 +532,12 @@ START_TEST(t_fd_limit)
 		struct dirent *e;
 
 		ck_assert_ptr_nonnull(d);
-		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d) && atoi(e->d_name) > hi)
-				hi = atoi(e->d_name);
+		while ((e = readdir(d)) != NULL) {
+			long n = strtol(e->d_name, NULL, 10);
+
+			if (e->d_name[0] != '.' && n != dirfd(d) && n > hi)
+				hi = (int)n;
+		}
 		closedir(d);
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		ck_assert_int_ge(fd, 0);

@@ -5,7 +5,8 @@ Usage:
     csms_standin.py --pki DIR --port-file FILE --log FILE
                     [--cert server|otherca-server|wronghost|expired]
                     [--tls-max 1.1|1.2|1.3] [--token TOKEN] [--project PID]
-                    [--map NAME=STATE[,NAME=STATE...]]... [--exit-with-parent]
+                    [--map NAME=STATE[,NAME=STATE...]]... [--states FILE]
+                    [--exit-with-parent]
 
 Listens on 127.0.0.1, port chosen by the kernel; the port number is written
 atomically to --port-file once the socket is listening.  The certificate is
@@ -27,6 +28,10 @@ connection then ends with a TLS close_notify.  The name is percent-decoded.
 
 The behaviour is chosen by the secret name: an exact --map entry (200 with that
 state, or the scenario it names, e.g. erin=nf404) wins, else the FIRST matching name prefix below, else 200 DISABLED.
+--states FILE is re-read at every request, if it exists: lines NAME=STATE (or
+NAME=SCENARIO) that win over --map, and "*=..." for every name at once (a
+whole-service outage, e.g. *=err503). Tests replace it with rename(2) to
+switch states while the server runs.
 "Once"/"2x" counters are per exact name, in memory.
 
   enabled / disabled / frozen /  200, state ENABLED / DISABLED / FROZEN /
@@ -58,6 +63,7 @@ state, or the scenario it names, e.g. erin=nf404) wins, else the FIRST matching 
   throttleonce                   429 (Retry-After: 1) once, then 200 ENABLED
   throttlebig                    429, Retry-After: 999999
   throttledate                   429 once with an HTTP-date Retry-After 1-2 s
+  stall                          nothing for 30 s, then 200 ENABLED (a hung CSMS)
                                    ahead, then 200 ENABLED
   throttleneg / throttlejunk     429, Retry-After: -5 / soon
   throttlenone                   429, no Retry-After
@@ -282,6 +288,11 @@ def slow_headers(h, name):
     ENABLED(h, name)
 
 
+def stall(h, name):
+    time.sleep(30)
+    ENABLED(h, name)
+
+
 def trickle(interval):
     """Announce the whole body, then send it one byte per `interval` s."""
     def run(h, name):
@@ -396,6 +407,7 @@ SCENARIOS = {
     "redirect308":  redirect(308),
     "redirect":     redirect(302),
     "slowhdr":      slow_headers,
+    "stall":        stall,
     "slowbody":     trickle(1.0),
     "dribble":      trickle(0.2),
     "cutbody":      cut_body,
@@ -461,7 +473,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             reply(self, 401, BAD_TOKEN)
             return
         self.secret_name = urllib.parse.unquote(parts[4])
-        scenario_for(self.secret_name, cfg.mapping)(self, self.secret_name)
+        mapping = dict(cfg.mapping)
+        mapping.update(read_states(cfg.states))
+        if "*" in mapping:
+            mapping[self.secret_name] = mapping["*"]
+        scenario_for(self.secret_name, mapping)(self, self.secret_name)
 
     def drain_body(self):
         """Read a request body, if any, so closing does not reset the peer."""
@@ -558,6 +574,16 @@ def parse_map(values):
     return mapping
 
 
+def read_states(path):
+    if path is None:
+        return {}
+    try:
+        with open(path) as f:
+            return parse_map(line.strip() for line in f)
+    except FileNotFoundError:
+        return {}
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Fake CSMS ShowSecret server.")
     p.add_argument("--pki", required=True, help="directory made by gen-pki.sh")
@@ -570,6 +596,7 @@ def parse_args(argv):
     p.add_argument("--project")
     p.add_argument("--map", action="append", default=[],
                    metavar="NAME=STATE[,NAME=STATE...]")
+    p.add_argument("--states", help="NAME=STATE lines, re-read per request")
     p.add_argument("--exit-with-parent", action="store_true")
     cfg = p.parse_args(argv)
     cfg.mapping = parse_map(cfg.map)

@@ -158,6 +158,29 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+void t_states(const char *text)
+{
+	const char *path = t_env("CSMS_STANDIN_STATES");
+	char *tmp;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		abort();
+	t_write_str(tmp, text, 0644);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	free(tmp);
+}
+
+int t_requests_total(void)
+{
+	char *log = slurp(t_env("CSMS_STANDIN_LOG"));
+	int count = 0;
+
+	for (const char *p = log; *p; p++)
+		count += *p == '\n';
+	free(log);
+	return count;
+}
+
 int t_requests_for(const char *name)
 {
 	char *log = slurp(t_env("CSMS_STANDIN_LOG")), *needle;

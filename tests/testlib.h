@@ -41,6 +41,10 @@ int t_count_fds(void);
 const char *t_endpoint(void);
 const char *t_dead_endpoint(void);
 
+/* Replace the stand-in's NAME=STATE overrides ("*=err503": every name); "" clears them. */
+void t_states(const char *text);
+/* How many requests the stand-in has seen in all. */
+int t_requests_total(void);
 /* How many requests the stand-in has seen for secret `name`. */
 int t_requests_for(const char *name);
 /* The value of header `lname` (lower case) in the last request for `name`; caller frees. */

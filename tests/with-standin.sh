@@ -15,6 +15,8 @@
 #   CSMS_STANDIN_URL      https://127.0.0.1:$CSMS_STANDIN_PORT
 #   CSMS_STANDIN_LOG      JSON-lines request log
 #   CSMS_STANDIN_PROJECT  the only project id the server accepts
+#   CSMS_STANDIN_STATES   NAME=STATE lines the server re-reads per request (see
+#                         csms_standin.py --states); absent until a test writes it
 #   CSMS_TEST_CA          $CSMS_TEST_PKI/ca.pem
 #   CSMS_TEST_DIR         the run directory (private, removed afterwards)
 set -u
@@ -85,6 +87,7 @@ trap 'exit 143' TERM
 
 "${PYTHON:-python3}" "$here/csms_standin.py" --pki "$CSMS_TEST_PKI" \
     --port-file "$run/port" --log "$run/requests.jsonl" --project "$project" \
+    --states "$run/states" \
     --exit-with-parent "${opts[@]}" </dev/null >"$run/server.stderr" 2>&1 &
 pid=$!
 
@@ -106,6 +109,7 @@ CSMS_STANDIN_PORT=$(cat "$run/port")
 export CSMS_TEST_PKI CSMS_STANDIN_PORT
 export CSMS_STANDIN_URL="https://127.0.0.1:$CSMS_STANDIN_PORT"
 export CSMS_STANDIN_LOG="$run/requests.jsonl"
+export CSMS_STANDIN_STATES="$run/states"
 export CSMS_STANDIN_PROJECT="$project"
 export CSMS_TEST_CA="$CSMS_TEST_PKI/ca.pem"
 export CSMS_TEST_DIR="$run"

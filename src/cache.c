@@ -1,0 +1,380 @@
+/*
+ * State kept in cache_dir between checks: CSMS's last answer per secret (the verdict
+ * cache) and, per endpoint and project, whether CSMS is currently failing (outage damping).
+ *
+ * Files, all mode 0600 and replaced with rename(2) so a reader sees a whole file or none:
+ *   v-HASH  one secret's last answer; HASH = sha256(endpoint \n project \n secret)
+ *   o-HASH  the outage window of one endpoint and project; HASH = sha256(endpoint \n project)
+ *   p-HASH  probe token: the one check allowed to ask CSMS once a window has run out
+ * Each file repeats its key in full, so a hash collision or a file copied across would
+ * read as absent. Nothing here ever denies: a doubtful entry is absent.
+ */
+#include "buildconf.h"
+
+#include "cache.h"
+#include "safefile.h"
+#include "sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NAME_LEN CSMS_CACHE_NAME_LEN
+_Static_assert(NAME_LEN == 2 + 2 * CSMS_SHA256_LEN + 1, "cache file names hold a SHA-256");
+
+static void key_name(char *out, char prefix, const char *a, const char *b, const char *c)
+{
+	struct csms_sha256 h;
+	unsigned char md[CSMS_SHA256_LEN];
+	static const char hex[] = "0123456789abcdef";
+
+	csms_sha256_init(&h);
+	csms_sha256_update(&h, a, strlen(a));
+	csms_sha256_update(&h, "\n", 1);
+	csms_sha256_update(&h, b, strlen(b));
+	if (c != NULL) {
+		csms_sha256_update(&h, "\n", 1);
+		csms_sha256_update(&h, c, strlen(c));
+	}
+	csms_sha256_final(&h, md);
+	out[0] = prefix;
+	out[1] = '-';
+	for (size_t i = 0; i < CSMS_SHA256_LEN; i++) {
+		out[2 + 2 * i] = hex[md[i] >> 4];
+		out[3 + 2 * i] = hex[md[i] & 15];
+	}
+	out[NAME_LEN - 1] = '\0';
+}
+
+int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
+		    const char *project)
+{
+	char err[CSMS_ERRLEN];
+	int fd;
+
+	memset(c, 0, sizeof(*c));
+	c->dirfd = -1;
+	c->endpoint = endpoint;
+	c->project = project;
+	fd = csms_dir_open(dir, 0700, err, sizeof(err));
+	if (fd < 0) {
+		csms_errf(c->err, sizeof(c->err), "cache_dir not used: %s", err);
+		return fd;
+	}
+	c->dirfd = fd;
+	key_name(c->scope, 'o', endpoint, project, NULL);
+	return 0;
+}
+
+void csms_cache_close(struct csms_cache *c)
+{
+	if (c->dirfd >= 0) {
+		csms_outage_release(c);
+		close(c->dirfd);
+	}
+	c->dirfd = -1;
+}
+
+/* Write `name` whole or not at all. */
+static int write_atomic(int dirfd, const char *name, const char *data, size_t len)
+{
+	char tmp[NAME_LEN + 48];
+	size_t off = 0;
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.%08" PRIx32, name, (long)getpid(),
+		 csms_jitter(UINT32_MAX));
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) != 0)
+		rc = -errno;
+	while (rc == 0 && off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
+	}
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) != 0)
+		rc = -errno;
+	if (rc != 0)
+		(void)unlinkat(dirfd, tmp, 0);
+	return rc;
+}
+
+/* Read a cache file with the checks every file gets, and no group or other bits at all. */
+static int read_entry(int dirfd, const char *name, char **buf, size_t *len)
+{
+	char err[CSMS_ERRLEN];
+
+	return csms_file_read_at(dirfd, name, CSMS_CACHE_ENTRY_MAX, CSMS_FILE_SECRET, buf, len,
+				 err, sizeof(err));
+}
+
+/* Parse a decimal int64 that ends at a newline; *p moves past the newline. */
+static bool take_number(const char **p, const char *end, int64_t *out)
+{
+	int64_t v = 0;
+	const char *s = *p;
+
+	if (s >= end || *s < '0' || *s > '9')
+		return false;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (s >= end || *s != '\n')
+		return false;
+	*p = s + 1;
+	*out = v;
+	return true;
+}
+
+/* Match the literal `lit` at *p and move past it. */
+static bool take(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+static bool parse_answer(const char *p, const char *end, struct csms_cached_answer *a)
+{
+	if (take(&p, end, "missing\n")) {
+		a->missing = true;
+		return p == end;
+	}
+	if (take(&p, end, "nostate\n"))
+		return p == end;
+	if (!take(&p, end, "state "))
+		return false;
+	a->has_state = true;
+	while (p < end && *p != '\n') {
+		int hi = hexval(p[0]), lo = end - p > 1 ? hexval(p[1]) : -1;
+
+		if (hi < 0 || lo < 0 || a->state_len >= CSMS_STATE_MAX)
+			return false;
+		a->state[a->state_len++] = (char)(hi << 4 | lo);
+		p += 2;
+	}
+	a->state[a->state_len] = '\0';
+	return a->state_len > 0 && p + 1 == end && *p == '\n';
+}
+
+int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
+		   struct csms_cached_answer *a)
+{
+	char name[NAME_LEN], head[1024];
+	char *buf;
+	size_t len;
+	const char *p, *end;
+	bool ok;
+
+	memset(a, 0, sizeof(*a));
+	if (c->dirfd < 0)
+		return -ENOENT;
+	key_name(name, 'v', c->endpoint, c->project, secret);
+	if (read_entry(c->dirfd, name, &buf, &len) != 0)
+		return -ENOENT;
+	snprintf(head, sizeof(head), "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime ",
+		 c->endpoint, c->project, secret);
+	p = buf;
+	end = buf + len;
+	ok = take(&p, end, head) && take_number(&p, end, &a->time_ms) && a->time_ms > 0 &&
+	     a->time_ms <= now_ms && take(&p, end, "answer ") && parse_answer(p, end, a);
+	free(buf);
+	if (!ok) {
+		memset(a, 0, sizeof(*a));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int csms_cache_put(const struct csms_cache *c, const char *secret,
+		   const struct csms_cached_answer *a)
+{
+	char name[NAME_LEN], text[CSMS_CACHE_ENTRY_MAX], *p;
+	size_t room;
+	int n;
+
+	if (c->dirfd < 0)
+		return -ENOENT;
+	key_name(name, 'v', c->endpoint, c->project, secret);
+	n = snprintf(text, sizeof(text),
+		     "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime %" PRId64
+		     "\nanswer %s",
+		     c->endpoint, c->project, secret, a->time_ms,
+		     a->missing ? "missing\n" : !a->has_state ? "nostate\n" : "state ");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -ENAMETOOLONG;
+	p = text + n;
+	room = sizeof(text) - (size_t)n;
+	if (!a->missing && a->has_state) {
+		if (a->state_len == 0 || a->state_len > CSMS_STATE_MAX || room < 2 * a->state_len + 2)
+			return -EINVAL;
+		for (size_t i = 0; i < a->state_len; i++)
+			p += snprintf(p, 3, "%02x", (unsigned char)a->state[i]);
+		*p++ = '\n';
+	}
+	return write_atomic(c->dirfd, name, text, (size_t)(p - text));
+}
+
+/* ---- outage damping ----------------------------------------------------------------- */
+
+static bool parse_reason(const char **p, const char *end, enum csms_reason *out)
+{
+	for (int r = CSMS_REASON_STATE; r <= CSMS_REASON_MEMORY; r++) {
+		const char *q = *p, *name = csms_reason_name((enum csms_reason)r);
+
+		if (take(&q, end, name) && take(&q, end, "\n")) {
+			*p = q;
+			*out = (enum csms_reason)r;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The outage record, or false when there is none worth believing. */
+static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_outage *o)
+{
+	char name[NAME_LEN], head[512];
+	char *buf;
+	size_t len;
+	const char *p, *end;
+	bool ok;
+
+	memcpy(name, c->scope, sizeof(name));
+	if (read_entry(c->dirfd, name, &buf, &len) != 0)
+		return false;
+	snprintf(head, sizeof(head), "pam_csms outage 1\nendpoint %s\nproject %s\nreason ",
+		 c->endpoint, c->project);
+	p = buf;
+	end = buf + len;
+	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) &&
+	     take(&p, end, "window ") && take_number(&p, end, &o->window_ms) &&
+	     take(&p, end, "until ") && take_number(&p, end, &o->until_ms) && p == end &&
+	     o->window_ms >= CSMS_OUTAGE_WINDOW_MIN_MS &&
+	     o->window_ms <= CSMS_OUTAGE_WINDOW_MAX_MS &&
+	     /* dated further ahead than any window could be: the clock moved, ignore it */
+	     o->until_ms - o->window_ms <= now_ms;
+	free(buf);
+	return ok;
+}
+
+static void probe_name(const struct csms_cache *c, char *name)
+{
+	memcpy(name, c->scope, NAME_LEN);
+	name[0] = 'p';
+}
+
+/* Create the probe token; false if another live check holds it. */
+static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
+{
+	char name[NAME_LEN];
+	struct stat st;
+
+	probe_name(c, name);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0) {
+			close(fd);
+			c->holding_probe = true;
+			return true;
+		}
+		if (errno != EEXIST)
+			return true; /* cannot coordinate: asking is the safe side */
+		if (fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue; /* released meanwhile */
+		if ((int64_t)st.st_mtime * 1000 + st.st_mtim.tv_nsec / 1000000 + stale_ms > now_ms &&
+		    S_ISREG(st.st_mode))
+			return false;
+		/* left behind by a check that died (or not a file at all): take it over */
+		(void)unlinkat(c->dirfd, name, 0);
+	}
+	return false;
+}
+
+bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stale_ms,
+			bool may_probe, struct csms_outage *o)
+{
+	if (c->dirfd < 0 || !outage_get(c, now_ms, o))
+		return false;
+	if (now_ms < o->until_ms)
+		return true;
+	if (!may_probe)
+		return false;
+	return !probe_claim(c, now_ms, probe_stale_ms);
+}
+
+void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason reason)
+{
+	struct csms_outage prev, next = { .reason = reason, .window_ms = CSMS_OUTAGE_WINDOW_MIN_MS };
+	char text[512];
+	int n;
+
+	if (c->dirfd < 0)
+		return;
+	if (outage_get(c, now_ms, &prev)) {
+		if (now_ms < prev.until_ms && !c->holding_probe)
+			return; /* another check already opened this window */
+		/* failures have gone on since the last window: widen it */
+		if (now_ms - prev.until_ms <= CSMS_OUTAGE_WINDOW_MAX_MS)
+			next.window_ms = prev.window_ms * 2 > CSMS_OUTAGE_WINDOW_MAX_MS
+						 ? CSMS_OUTAGE_WINDOW_MAX_MS
+						 : prev.window_ms * 2;
+	}
+	next.until_ms = now_ms + next.window_ms;
+	n = snprintf(text, sizeof(text),
+		     "pam_csms outage 1\nendpoint %s\nproject %s\nreason %s\nwindow %" PRId64
+		     "\nuntil %" PRId64 "\n",
+		     c->endpoint, c->project, csms_reason_name(reason), next.window_ms,
+		     next.until_ms);
+	if (n > 0 && (size_t)n < sizeof(text))
+		(void)write_atomic(c->dirfd, c->scope, text, (size_t)n);
+	csms_outage_release(c);
+}
+
+void csms_outage_clear(struct csms_cache *c)
+{
+	if (c->dirfd < 0)
+		return;
+	(void)unlinkat(c->dirfd, c->scope, 0);
+	csms_outage_release(c);
+}
+
+void csms_outage_release(struct csms_cache *c)
+{
+	char name[NAME_LEN];
+
+	if (c->dirfd < 0 || !c->holding_probe)
+		return;
+	probe_name(c, name);
+	(void)unlinkat(c->dirfd, name, 0);
+	c->holding_probe = false;
+}

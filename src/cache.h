@@ -1,0 +1,78 @@
+/*
+ * State kept in cache_dir between checks: CSMS's last answer per secret (the verdict
+ * cache) and, per endpoint and project, whether CSMS is currently failing (outage damping).
+ * Nothing here ever denies: an entry that is missing, unreadable or doubtful is absent.
+ */
+#ifndef CSMS_CACHE_H
+#define CSMS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "response.h"
+#include "util.h"
+#include "verdict.h"
+
+#define CSMS_CACHE_ENTRY_MAX 1024
+/* "x-" and 64 hex digits of SHA-256 */
+#define CSMS_CACHE_NAME_LEN (2 + 64 + 1)
+#define CSMS_OUTAGE_WINDOW_MIN_MS 1000
+#define CSMS_OUTAGE_WINDOW_MAX_MS 60000
+
+struct csms_cache {
+	int dirfd; /* -1: no cache for this check */
+	const char *endpoint;
+	const char *project;
+	char scope[CSMS_CACHE_NAME_LEN]; /* o-HASH of endpoint and project: the outage file */
+	char err[CSMS_ERRLEN];	  /* why the cache could not be used, if it could not */
+	bool holding_probe;	  /* this check created the probe token */
+};
+
+/* What CSMS said about one secret, and when (wall clock). */
+struct csms_cached_answer {
+	int64_t time_ms;
+	bool missing; /* the secret does not exist */
+	bool has_state;
+	char state[CSMS_STATE_MAX + 1];
+	size_t state_len;
+};
+
+/* CSMS could not answer recently: checks until `until_ms` (wall clock) skip the network. */
+struct csms_outage {
+	enum csms_reason reason;
+	int64_t window_ms;
+	int64_t until_ms;
+};
+
+/*
+ * Open (creating it 0700 if missing) and check `dir`. Returns 0, or a negative errno with
+ * c->err set; the cache is then unused (c->dirfd is -1) and the check goes on without it.
+ */
+int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
+		    const char *project);
+void csms_cache_close(struct csms_cache *c);
+
+/* 0 and *a, or -ENOENT when there is no usable entry (corrupt, future-dated, foreign). */
+int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
+		   struct csms_cached_answer *a);
+/* Replace the entry atomically (temporary file, then rename), mode 0600. */
+int csms_cache_put(const struct csms_cache *c, const char *secret,
+		   const struct csms_cached_answer *a);
+
+/*
+ * Before asking CSMS: true when an outage window is in effect (*o says which) and this check
+ * must not use the network. When a window has run out, exactly one check (the one that
+ * creates the probe token; `may_probe` false never does) goes on to ask; the others stay off
+ * the network. A token older than probe_stale_ms belongs to a check that died and is taken over.
+ */
+bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stale_ms,
+			bool may_probe, struct csms_outage *o);
+/* CSMS could not answer: open the next window (1 s, doubling to 60 s while failures go on). */
+void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason reason);
+/* CSMS answered: the outage is over. */
+void csms_outage_clear(struct csms_cache *c);
+/* Give up the probe token without recording anything. */
+void csms_outage_release(struct csms_cache *c);
+
+#endif

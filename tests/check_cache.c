@@ -1,0 +1,864 @@
+/*
+ * The verdict cache, offline_grace and outage damping, through real libpam against the
+ * stand-in, with the requests it saw counted. Every test has its own cache_dir.
+ */
+#include "buildconf.h"
+
+#include "cache.h"
+#include "testlib.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <security/pam_appl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* A config (in a directory of its own) for the stand-in with cache_dir = <dir>/cache. */
+static char *cache_args(const char *dir, const char *extra, const char *tail)
+{
+	char *more, *args, *confdir = t_scratch();
+
+	if (asprintf(&more, "cache_dir = %s/cache\nretries = 0\n%s", dir, extra) < 0)
+		abort();
+	args = t_conf_args(confdir, more, tail);
+	free(more);
+	free(confdir);
+	return args;
+}
+
+/* The one file in dir/cache whose name starts with `prefix` ("v-", "o-"); caller frees. */
+static char *only_file(const char *dir, const char *prefix)
+{
+	char *cache = t_path(dir, "cache"), *found = NULL;
+	DIR *d = opendir(cache);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		n++;
+		free(found);
+		found = t_path(cache, e->d_name);
+	}
+	closedir(d);
+	free(cache);
+	ck_assert_msg(n == 1, "%d files %s* in the cache, expected 1", n, prefix);
+	return found;
+}
+
+static int count_files(const char *dir)
+{
+	char *cache = t_path(dir, "cache");
+	DIR *d = opendir(cache);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	free(cache);
+	return n;
+}
+
+static char *slurp_file(const char *path)
+{
+	char *buf = calloc(1, 4096);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, 4095);
+	ck_assert_int_ge(n, 0);
+	close(fd);
+	return buf;
+}
+
+/* Run the account hook; assert the PAM code, source and how many requests it made. */
+static void expect(const char *args, const char *user, int rc, const char *source, int requests)
+{
+	int before = t_requests_for(user);
+
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", user, args, T_ACCOUNT, 0).rc, rc);
+	t_assert_log_field("source", source);
+	ck_assert_msg(t_requests_for(user) - before == requests, "%s: %d requests, expected %d",
+		      user, t_requests_for(user) - before, requests);
+}
+
+START_TEST(t_ttl_reuses_permit_and_deny)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1h", "");
+	struct stat st;
+	char *cache = t_path(dir, "cache");
+
+	t_states("");
+	/* the directory is created 0700 on first use */
+	ck_assert_int_ne(stat(cache, &st), 0);
+	expect(args, "enabled-ttl", PAM_SUCCESS, "api", 1);
+	ck_assert_int_eq(stat(cache, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	expect(args, "enabled-ttl", PAM_SUCCESS, "cache", 0);
+	t_assert_log_field("decision", "permit");
+	t_assert_log_field("state", "ENABLED");
+	t_assert_log_field("attempts", "0");
+	expect(args, "disabled-ttl", PAM_PERM_DENIED, "api", 1);
+	expect(args, "disabled-ttl", PAM_PERM_DENIED, "cache", 0);
+	t_assert_log_field("state", "DISABLED");
+	expect(args, "nf404-ttl", PAM_PERM_DENIED, "api", 1);
+	expect(args, "nf404-ttl", PAM_PERM_DENIED, "cache", 0);
+	t_assert_log_field("reason", "not_found");
+	expect(args, "sched0103-ttl", PAM_PERM_DENIED, "api", 1);
+	expect(args, "sched0103-ttl", PAM_PERM_DENIED, "cache", 0);
+	t_assert_log_field("state", "PENDING_DELETE");
+	/* the auth hook reads the same entry */
+	ck_assert_int_eq(t_pam("sshd", "disabled-ttl", args, T_AUTH, 0).rc, PAM_AUTH_ERR);
+	ck_assert_int_eq(t_requests_for("disabled-ttl"), 1);
+	free(cache);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* What is cached is CSMS's answer; each service's policy still applies to it. */
+START_TEST(t_ttl_policy_applies_at_read)
+{
+	char *dir = t_scratch();
+	char *args = cache_args(dir, "cache_ttl = 1h", "[service sudo]\non_missing = ignore\n");
+
+	t_states("");
+	expect(args, "nf404-pol", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(t_pam("sudo", "nf404-pol", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
+	t_assert_log_field("source", "cache");
+	ck_assert_int_eq(t_requests_for("nf404-pol"), 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Without cache_ttl nothing is reused; an expired entry is asked again. */
+START_TEST(t_ttl_expires)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1s", "");
+	char *off = cache_args(dir, "", "");
+
+	t_states("");
+	expect(off, "enabled-exp", PAM_SUCCESS, "api", 1);
+	expect(off, "enabled-exp", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-exp", PAM_SUCCESS, "cache", 0);
+	pause_ms(1100);
+	expect(args, "enabled-exp", PAM_SUCCESS, "api", 1);
+	free(off);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Switched to DISABLED in the console: denied within cache_ttl, and from then on. */
+START_TEST(t_fresh_answer_replaces)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1s", "");
+
+	t_states("flip-a=ENABLED\n");
+	expect(args, "flip-a", PAM_SUCCESS, "api", 1);
+	t_states("flip-a=DISABLED\n");
+	expect(args, "flip-a", PAM_SUCCESS, "cache", 0);
+	pause_ms(1100);
+	expect(args, "flip-a", PAM_PERM_DENIED, "api", 1);
+	expect(args, "flip-a", PAM_PERM_DENIED, "cache", 0);
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+START_TEST(t_grace_permits_only_enabled_when_unanswered)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "offline_grace = 1h", "");
+	char *open_args = cache_args(dir, "offline_grace = 1h\nfail_mode = open", "");
+
+	t_states("grace-on=ENABLED\ngrace-off=DISABLED\ngrace-one=ENABLED\n");
+	expect(args, "grace-on", PAM_SUCCESS, "api", 1);
+	expect(args, "grace-off", PAM_PERM_DENIED, "api", 1);
+	expect(args, "grace-one", PAM_SUCCESS, "api", 1);
+	/* grace is not a cache: while CSMS answers, it is asked */
+	expect(args, "grace-on", PAM_SUCCESS, "api", 1);
+
+	/* one secret CSMS cannot answer for (HTTP 400): a young ENABLED still lets in */
+	t_states("grace-one=bad400\n");
+	expect(args, "grace-one", PAM_SUCCESS, "stale", 1);
+	t_assert_log_field("decision", "permit");
+	t_assert_log_field("reason", "state");
+	t_assert_log_field("state", "ENABLED");
+
+	/* CSMS down */
+	t_states("*=err503\n");
+	expect(args, "grace-on", PAM_SUCCESS, "stale", 1);
+	t_assert_log_field("decision", "permit");
+	/* a cached deny gives nothing: fail_mode decides (the outage window is open now) */
+	expect(args, "grace-off", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_assert_log_field("decision", "unavailable");
+	t_assert_log_field("reason", "http");
+	expect(open_args, "grace-off", PAM_IGNORE, "none", 0);
+	t_assert_log_field("decision", "fail_open");
+	expect(args, "grace-new", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_states("");
+	free(open_args);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+START_TEST(t_grace_expires)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "offline_grace = 1s", "");
+
+	t_states("graceexp=ENABLED\n");
+	expect(args, "graceexp", PAM_SUCCESS, "api", 1);
+	t_states("graceexp=err500\n");
+	pause_ms(1100);
+	expect(args, "graceexp", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A way to spoil the entry for `user` in the cache under dir. */
+typedef void (*spoil_fn)(const char *entry, const char *dir);
+
+static void rewrite(const char *entry, const char *text, mode_t mode)
+{
+	ck_assert_int_eq(unlink(entry), 0);
+	t_write_str(entry, text, mode);
+}
+
+static char *with_time(const char *entry, int64_t when_ms)
+{
+	char *old = slurp_file(entry), *p = strstr(old, "\ntime "), *end, *text;
+
+	ck_assert_ptr_nonnull(p);
+	end = strchr(p + 6, '\n');
+	if (asprintf(&text, "%.*s\ntime %" PRId64 "%s", (int)(p - old), old, when_ms, end) < 0)
+		abort();
+	free(old);
+	return text;
+}
+
+static void spoil_garbage(const char *entry, const char *dir)
+{
+	(void)dir;
+	rewrite(entry, "pam_csms verdict 1\n\x01\xff garbage\n", 0600);
+}
+
+static void spoil_empty(const char *entry, const char *dir)
+{
+	(void)dir;
+	rewrite(entry, "", 0600);
+}
+
+static void spoil_truncated(const char *entry, const char *dir)
+{
+	char *text = slurp_file(entry);
+
+	(void)dir;
+	text[strlen(text) - 3] = '\0';
+	rewrite(entry, text, 0600);
+	free(text);
+}
+
+static void spoil_future(const char *entry, const char *dir)
+{
+	char *text = with_time(entry, csms_wall_ms() + (int64_t)3600 * 1000);
+
+	(void)dir;
+	rewrite(entry, text, 0600);
+	free(text);
+}
+
+static void spoil_mode(const char *entry, const char *dir)
+{
+	(void)dir;
+	ck_assert_int_eq(chmod(entry, 0644), 0);
+}
+
+static void spoil_owner(const char *entry, const char *dir)
+{
+	(void)dir;
+	ck_assert_int_eq(chown(entry, 65534, 65534), 0);
+}
+
+static void spoil_big(const char *entry, const char *dir)
+{
+	char *old = slurp_file(entry), text[4000];
+
+	(void)dir;
+	memset(text, '\n', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	memcpy(text, old, strlen(old));
+	rewrite(entry, text, 0600);
+	free(old);
+}
+
+static void spoil_symlink(const char *entry, const char *dir)
+{
+	char *other = t_path(dir, "elsewhere");
+	char *text = slurp_file(entry);
+
+	t_write_str(other, text, 0600);
+	ck_assert_int_eq(unlink(entry), 0);
+	ck_assert_int_eq(symlink(other, entry), 0);
+	free(text);
+	free(other);
+}
+
+static void spoil_fifo(const char *entry, const char *dir)
+{
+	(void)dir;
+	ck_assert_int_eq(unlink(entry), 0);
+	ck_assert_int_eq(mkfifo(entry, 0600), 0);
+}
+
+static void spoil_hardlink(const char *entry, const char *dir)
+{
+	char *other = t_path(dir, "link");
+
+	ck_assert_int_eq(link(entry, other), 0);
+	free(other);
+}
+
+/* Another secret's entry copied over this one (as if the hashes collided). */
+static void spoil_other_key(const char *entry, const char *dir)
+{
+	char *text = slurp_file(entry), *p = strstr(text, "\nsecret ");
+
+	(void)dir;
+	ck_assert_ptr_nonnull(p);
+	p[8] = p[8] == 'x' ? 'y' : 'x';
+	rewrite(entry, text, 0600);
+	free(text);
+}
+
+static const struct {
+	const char *name;
+	spoil_fn spoil;
+} spoilers[] = {
+	{ "garbage", spoil_garbage },	  { "empty", spoil_empty },
+	{ "truncated", spoil_truncated }, { "future", spoil_future },
+	{ "mode0644", spoil_mode },	  { "owner", spoil_owner },
+	{ "oversized", spoil_big },	  { "symlink", spoil_symlink },
+	{ "fifo", spoil_fifo },		  { "hardlink", spoil_hardlink },
+	{ "otherkey", spoil_other_key },
+};
+
+/*
+ * A spoiled entry is absent: CSMS is asked and its answer stands, both ways round (an
+ * entry that would permit, and one that would deny), and the entry is written afresh.
+ */
+START_TEST(t_spoiled_entry_is_absent)
+{
+	const char *how = spoilers[_i].name;
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1h", ""), states[256];
+	char user[64];
+
+	snprintf(user, sizeof(user), "spoil-%s", how);
+	for (int flip = 0; flip < 2; flip++) {
+		const char *was = flip ? "DISABLED" : "ENABLED", *now = flip ? "ENABLED" : "DISABLED";
+
+		char *entry;
+
+		snprintf(states, sizeof(states), "%s=%s\n", user, was);
+		t_states(states);
+		expect(args, user, flip ? PAM_PERM_DENIED : PAM_SUCCESS, "api", 1);
+		entry = only_file(dir, "v-");
+		spoilers[_i].spoil(entry, dir);
+		snprintf(states, sizeof(states), "%s=%s\n", user, now);
+		t_states(states);
+		expect(args, user, flip ? PAM_SUCCESS : PAM_PERM_DENIED, "api", 1);
+		/* written afresh, and believed again */
+		expect(args, user, flip ? PAM_SUCCESS : PAM_PERM_DENIED, "cache", 0);
+		(void)unlink(entry);
+		free(entry);
+		if (spoilers[_i].spoil == spoil_symlink || spoilers[_i].spoil == spoil_hardlink) {
+			char *other = t_path(dir, spoilers[_i].spoil == spoil_symlink ? "elsewhere" : "link");
+
+			(void)unlink(other);
+			free(other);
+		}
+	}
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A cache_dir anyone else could write is not used at all: nothing read, nothing written. */
+START_TEST(t_unsafe_dir_refused)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1h", "");
+	char *cache = t_path(dir, "cache");
+	char *detail;
+
+	t_states("");
+	ck_assert_int_eq(mkdir(cache, 0700), 0);
+	ck_assert_int_eq(chmod(cache, 0770), 0);
+	expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+	detail = t_log_field("detail");
+	ck_assert_ptr_nonnull(detail);
+	ck_assert_msg(strstr(detail, "cache_dir") != NULL && strstr(detail, "chmod") != NULL,
+		      "detail: %s", detail);
+	free(detail);
+	ck_assert_int_eq(count_files(dir), 0);
+
+	/* owned by someone else */
+	ck_assert_int_eq(chmod(cache, 0700), 0);
+	ck_assert_int_eq(chown(cache, 65534, 65534), 0);
+	expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+	ck_assert_int_eq(count_files(dir), 0);
+
+	/* a symbolic link to a good directory */
+	ck_assert_int_eq(rmdir(cache), 0);
+	{
+		char *real = t_path(dir, "real");
+
+		ck_assert_int_eq(mkdir(real, 0700), 0);
+		ck_assert_int_eq(symlink(real, cache), 0);
+		expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+		expect(args, "enabled-unsafe", PAM_SUCCESS, "api", 1);
+		free(real);
+	}
+	free(cache);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* csms-check -c CONF -o OPT [--no-cache] enabled-nocache, output discarded: its status. */
+static int csms_check(char *conf, char *opt, bool no_cache)
+{
+	char name[] = "csms-check", c[] = "-c", o[] = "-o", nc[] = "--no-cache";
+	char user[] = "enabled-nocache";
+	char *argv[] = { name, c, conf, o, opt, no_cache ? nc : user, no_cache ? user : NULL, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	ck_assert_int_eq(posix_spawn(&pid, t_env("CSMS_CHECK"), &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* csms-check --no-cache asks CSMS and leaves cache_dir alone. */
+START_TEST(t_csms_check_no_cache)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "cache_ttl = 1h\nretries = 0", "");
+	char *cache = t_path(dir, "cache"), *opt;
+	struct stat st;
+	int before = t_requests_for("enabled-nocache");
+
+	t_states("");
+	if (asprintf(&opt, "cache_dir=%s", cache) < 0)
+		abort();
+	ck_assert_int_eq(csms_check(conf, opt, true), 0);
+	ck_assert_int_eq(csms_check(conf, opt, true), 0);
+	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 2);
+	ck_assert_int_ne(stat(cache, &st), 0);
+	/* without it, csms-check decides exactly as the module: the answer is cached */
+	ck_assert_int_eq(csms_check(conf, opt, false), 0);
+	ck_assert_int_eq(csms_check(conf, opt, false), 0);
+	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 3);
+	free(opt);
+	free(cache);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* ---- outage damping ----------------------------------------------------------------- */
+
+/* The window recorded in the outage file. */
+static long window_of(const char *dir)
+{
+	char *path = only_file(dir, "o-"), *text = slurp_file(path), *w = strstr(text, "\nwindow ");
+	long v;
+
+	ck_assert_ptr_nonnull(w);
+	v = strtol(w + 8, NULL, 10);
+	free(text);
+	free(path);
+	return v;
+}
+
+START_TEST(t_damping_skips_network_then_probes)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "", "");
+
+	t_states("*=err503\n");
+	expect(args, "damp-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_assert_log_field("reason", "http");
+	ck_assert_int_eq(window_of(dir), 1000);
+	/* within the window: no request, same reason, source=none, for any secret */
+	expect(args, "damp-a", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_assert_log_field("reason", "http");
+	t_assert_log_field("attempts", "0");
+	expect(args, "damp-b", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_assert_log_field("reason", "http");
+	ck_assert_int_eq(t_pam("sshd", "damp-b", args, T_AUTH, 0).rc, PAM_AUTHINFO_UNAVAIL);
+
+	/* the window runs out: one check probes, fails, and the window doubles */
+	pause_ms(1100);
+	expect(args, "damp-b", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	ck_assert_int_eq(window_of(dir), 2000);
+	pause_ms(1100);
+	expect(args, "damp-a", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	pause_ms(1000);
+	expect(args, "damp-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	ck_assert_int_eq(window_of(dir), 4000);
+
+	/* CSMS is back: the next probe succeeds and the window is gone */
+	t_states("damp-a=ENABLED\n");
+	pause_ms(4100);
+	expect(args, "damp-a", PAM_SUCCESS, "api", 1);
+	expect(args, "damp-b", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(count_files(dir), 2); /* the two verdicts, no outage, no probe */
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Connection refused: the same, with reason=network. */
+START_TEST(t_damping_network)
+{
+	char *dir = t_scratch(), *text, *conf, *args;
+
+	if (asprintf(&text,
+		     "[csms]\nendpoint = %s\nproject_id = p1\ntoken_file = %s/token\n"
+		     "ca_file = %s\ncache_dir = %s/cache\nretries = 0\n",
+		     t_dead_endpoint(), dir, t_env("CSMS_TEST_CA"), dir) < 0)
+		abort();
+	conf = t_path(dir, "dead.conf");
+	t_write_str(conf, text, 0644);
+	free(text);
+	text = t_path(dir, "token");
+	t_write_str(text, T_TOKEN_DEFAULT "\n", 0600);
+	free(text);
+	if (asprintf(&args, "conf=%s", conf) < 0)
+		abort();
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "dg-a", args, T_ACCOUNT, 0).rc, PAM_AUTHINFO_UNAVAIL);
+	t_assert_log_field("reason", "network");
+	t_assert_log_field("source", "api");
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "dg-b", args, T_ACCOUNT, 0).rc, PAM_AUTHINFO_UNAVAIL);
+	t_assert_log_field("reason", "network");
+	t_assert_log_field("source", "none");
+	t_assert_log_field("attempts", "0");
+	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* A damped check still lets a young cached ENABLED in, without a request. */
+START_TEST(t_damped_check_uses_grace)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "offline_grace = 1h", "");
+
+	t_states("dgrace=ENABLED\n");
+	expect(args, "dgrace", PAM_SUCCESS, "api", 1);
+	t_states("*=err502\n");
+	expect(args, "other-dgrace", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "dgrace", PAM_SUCCESS, "stale", 0);
+	t_assert_log_field("decision", "permit");
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* The window grows to 60 s and no further. */
+START_TEST(t_damping_window_cap)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "", ""), *path, *text, *p;
+	char *fixed;
+
+	t_states("*=err504\n");
+	expect(args, "cap-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	path = only_file(dir, "o-");
+	text = slurp_file(path);
+	p = strstr(text, "\nwindow ");
+	ck_assert_ptr_nonnull(p);
+	/* as if the last 60 s window had just run out */
+	if (asprintf(&fixed, "%.*s\nwindow 60000\nuntil %" PRId64 "\n", (int)(p - text), text,
+		     csms_wall_ms() - 10) < 0)
+		abort();
+	rewrite(path, fixed, 0600);
+	expect(args, "cap-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	ck_assert_int_eq(window_of(dir), 60000);
+	expect(args, "cap-a", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_states("");
+	free(fixed);
+	free(text);
+	free(path);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A failure one secret can cause (400, a bad body) is not an outage. */
+START_TEST(t_per_secret_failures_do_not_damp)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "", "");
+
+	t_states("");
+	expect(args, "bad400-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "garbage-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "wrongname-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "enabled-nd", PAM_SUCCESS, "api", 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A damping record that cannot be believed is ignored, not obeyed. */
+START_TEST(t_outage_record_spoiled)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "", ""), *path, *text, *p, *fixed;
+
+	t_states("*=err503\n");
+	expect(args, "ospoil", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	path = only_file(dir, "o-");
+	text = slurp_file(path);
+	p = strstr(text, "\nwindow ");
+	ck_assert_ptr_nonnull(p);
+	/* dated an hour ahead: a clock that jumped, not an outage */
+	if (asprintf(&fixed, "%.*s\nwindow 60000\nuntil %" PRId64 "\n", (int)(p - text), text,
+		     csms_wall_ms() + (int64_t)3600 * 1000) < 0)
+		abort();
+	rewrite(path, fixed, 0600);
+	expect(args, "enabled-ospoil", PAM_SUCCESS, "api", 1);
+	free(fixed);
+	free(text);
+	free(path);
+
+	/* world-readable, and garbage */
+	t_states("*=err503\n");
+	expect(args, "ospoil", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	path = only_file(dir, "o-");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	expect(args, "enabled-ospoil", PAM_SUCCESS, "api", 1);
+	t_states("*=err503\n");
+	expect(args, "ospoil", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	free(path);
+	path = only_file(dir, "o-");
+	rewrite(path, "pam_csms outage 1\nreason network\n", 0600);
+	expect(args, "enabled-ospoil", PAM_SUCCESS, "api", 1);
+	free(path);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Once a window runs out, many checks at once still send one probe. */
+START_TEST(t_one_probe_per_window)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "timeout = 2s", "");
+	int before, status, damped = 0;
+	pid_t kids[8];
+
+	t_states("*=stall\n");
+	expect(args, "probe-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_assert_log_field("reason", "timeout");
+	pause_ms(1100);
+	before = t_requests_total();
+	for (int i = 0; i < 8; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			char user[32];
+
+			snprintf(user, sizeof(user), "probe-k%d", i);
+			_exit(t_pam("sshd", user, args, T_ACCOUNT, 0).rc == PAM_AUTHINFO_UNAVAIL ? 0
+												 : 1);
+		}
+	}
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert(WIFEXITED(status));
+		damped += WEXITSTATUS(status) == 0;
+	}
+	ck_assert_int_eq(damped, 8);
+	ck_assert_int_eq(t_requests_total() - before, 1);
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Without cache_dir, cache_ttl or offline_grace the module keeps no state: every check asks. */
+START_TEST(t_stateless_by_default)
+{
+	char *dir = t_scratch(), *args = t_conf_args(dir, "retries = 0", "");
+
+	t_states("*=err503\n");
+	expect(args, "sl-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "sl-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	expect(args, "enabled-sl", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-sl", PAM_SUCCESS, "api", 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* ---- concurrency -------------------------------------------------------------------- */
+
+#define LOGINS 200
+#define USERS 20
+#define PROCS 32
+
+static void user_name(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "%s-conc%02d", i % 2 ? "disabled" : "enabled", i);
+}
+
+/*
+ * 200 logins for 20 users from 32 processes at once: every decision right, and with the
+ * cache, every entry whole and true, with no temporary file left behind.
+ */
+static void run_concurrent(bool cached)
+{
+	char *dir = t_scratch();
+	char *args = cached ? cache_args(dir, "cache_ttl = 1h", "") : t_conf_args(dir, "", "");
+	int wrong = 0, status, before;
+	pid_t kids[PROCS];
+
+	t_states("");
+	before = t_requests_total();
+	for (int p = 0; p < PROCS; p++) {
+		kids[p] = fork();
+		ck_assert_int_ge(kids[p], 0);
+		if (kids[p] == 0) {
+			int bad = 0;
+
+			for (int n = p; n < LOGINS; n += PROCS) {
+				char user[32];
+				int u = (n * 7) % USERS, rc;
+
+				user_name(user, sizeof(user), u);
+				rc = t_pam("sshd", user, args, T_ACCOUNT, 0).rc;
+				bad += rc != (u % 2 ? PAM_PERM_DENIED : PAM_SUCCESS);
+			}
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		ck_assert_int_eq(waitpid(kids[p], &status, 0), kids[p]);
+		ck_assert(WIFEXITED(status));
+		wrong += WEXITSTATUS(status);
+	}
+	ck_assert_int_eq(wrong, 0);
+	if (!cached) {
+		ck_assert_int_eq(t_requests_total() - before, LOGINS);
+	} else {
+		struct csms_cache c;
+		char *cache = t_path(dir, "cache");
+		int files = count_files(dir);
+
+		ck_assert_int_lt(t_requests_total() - before, LOGINS);
+		ck_assert_int_ge(t_requests_total() - before, USERS);
+		ck_assert_msg(files == USERS, "%d files in the cache, expected %d", files, USERS);
+		ck_assert_int_eq(csms_cache_open(&c, cache, t_endpoint(),
+						 t_env("CSMS_STANDIN_PROJECT")),
+				 0);
+		for (int u = 0; u < USERS; u++) {
+			struct csms_cached_answer a;
+			char user[32];
+
+			user_name(user, sizeof(user), u);
+			ck_assert_msg(csms_cache_get(&c, user, csms_wall_ms(), &a) == 0,
+				      "entry for %s unreadable", user);
+			ck_assert(a.has_state && !a.missing);
+			ck_assert_str_eq(a.state, u % 2 ? "DISABLED" : "ENABLED");
+		}
+		csms_cache_close(&c);
+		free(cache);
+	}
+	free(args);
+	free(dir);
+}
+
+START_TEST(t_concurrent_logins)
+{
+	run_concurrent(false);
+}
+END_TEST
+
+START_TEST(t_concurrent_logins_cached)
+{
+	run_concurrent(true);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *cache = tcase_create("cache"), *damp = tcase_create("damping");
+	TCase *conc = tcase_create("concurrency");
+
+	tcase_add_test(cache, t_ttl_reuses_permit_and_deny);
+	tcase_add_test(cache, t_ttl_policy_applies_at_read);
+	tcase_add_test(cache, t_ttl_expires);
+	tcase_add_test(cache, t_fresh_answer_replaces);
+	tcase_add_test(cache, t_grace_permits_only_enabled_when_unanswered);
+	tcase_add_test(cache, t_grace_expires);
+	tcase_add_loop_test(cache, t_spoiled_entry_is_absent, 0,
+			    (int)(sizeof(spoilers) / sizeof(spoilers[0])));
+	tcase_add_test(cache, t_unsafe_dir_refused);
+	tcase_add_test(cache, t_csms_check_no_cache);
+	tcase_add_test(damp, t_damping_skips_network_then_probes);
+	tcase_add_test(damp, t_damping_network);
+	tcase_add_test(damp, t_damped_check_uses_grace);
+	tcase_add_test(damp, t_damping_window_cap);
+	tcase_add_test(damp, t_per_secret_failures_do_not_damp);
+	tcase_add_test(damp, t_outage_record_spoiled);
+	tcase_add_test(damp, t_one_probe_per_window);
+	tcase_add_test(damp, t_stateless_by_default);
+	tcase_add_test(conc, t_concurrent_logins);
+	tcase_add_test(conc, t_concurrent_logins_cached);
+	suite_add_tcase(s, cache);
+	suite_add_tcase(s, damp);
+	suite_add_tcase(s, conc);
+	return t_run(s);
+}
