@@ -5,7 +5,8 @@
 #         transactions through pam_csms.so, printing each decision
 #   test  build with --enable-werror and run every test: make check, the installed-system
 #         tests (.deb in a debootstrap root: su, sudo, sshd), the ASan+UBSan build's
-#         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy,
+#         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy, a
+#         smoke run of bench/run,
 #         each libFuzzer harness for CSMS_FUZZ_SECONDS (default 30), make distcheck
 #   fuzz [SECONDS]  only the libFuzzer harnesses (fuzz/run.sh: clang, ASan+UBSan, in
 #         build-fuzz/), SECONDS each (default 60)
@@ -20,7 +21,7 @@ DEPS=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev libinih-dev libpam0g-dev libpam-modules check
       python3 openssl ca-certificates binutils)
 TEST_DEPS=(valgrind cppcheck clang-tidy clang faketime debhelper debootstrap lintian devscripts
-           libclang-rt-14-dev)
+           libclang-rt-14-dev curl jq)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'quickstart.sh: %s\n' "$*" >&2; exit 1; }
@@ -124,7 +125,7 @@ memcheck() {
 	local t env=(CSMS_MODULE="$build/src/.libs/pam_csms.so" CSMS_CHECK="$build/csms-check"
 		CSMS_TEST_PKI="$build/tests/pki" CSMS_TEST_TOKEN=csms-test-token-0123456789abcdef
 		CSMS_SRCDIR="$here" CK_FORK=no CK_DEFAULT_TIMEOUT=300)
-	for t in check_pam check_dlopen; do
+	for t in check_pam check_dlopen check_cache; do
 		(cd "$build" && env "${env[@]}" "$here/tests/with-standin.sh" -- \
 			valgrind -q --error-exitcode=99 --leak-check=full \
 			--errors-for-leak-kinds=definite --show-leak-kinds=definite \
@@ -155,6 +156,12 @@ run_tests() {
 	tests/static-checks.sh "$build"
 	say "PAM-stack tests under valgrind memcheck"
 	memcheck
+	if [ "$(id -u)" = 0 ]; then
+		# only that it runs: timings on a busy CI machine say nothing
+		say "benchmark smoke run (bench/run --rounds 5)"
+		bench/run --rounds 5 --conc-total 64 --build "$build" | sed 's/^/    /' ||
+			die "bench/run failed"
+	fi
 	say "ASan+UBSan build: make check"
 	mkdir -p "$asan"
 	(cd "$asan" && "$here/configure" --enable-werror \

@@ -5,6 +5,7 @@
 #include "buildconf.h"
 
 #include "cache.h"
+#include "sha256.h"
 #include "testlib.h"
 
 #include <check.h>
@@ -106,6 +107,45 @@ static void expect(const char *args, const char *user, int rc, const char *sourc
 	ck_assert_msg(t_requests_for(user) - before == requests, "%s: %d requests, expected %d",
 		      user, t_requests_for(user) - before, requests);
 }
+
+/* FIPS 180-4 examples, block boundaries, and a million 'a' fed in odd pieces. */
+START_TEST(t_sha256)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *hex;
+	} v[] = {
+		{ "", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		  "klmnopqrlmnopqrsmnopqrstnopqrstu",
+		  112, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+	};
+	char hex[2 * CSMS_SHA256_LEN + 1];
+	static char chunk[1000];
+	struct csms_sha256 c;
+	unsigned char md[CSMS_SHA256_LEN];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		csms_sha256_hex(v[i].in, v[i].len, hex);
+		ck_assert_str_eq(hex, v[i].hex);
+	}
+	memset(chunk, 'a', sizeof(chunk));
+	csms_sha256_init(&c);
+	for (size_t done = 0, step = 1; done < 1000000; done += step, step = step % 997 + 1) {
+		if (step > 1000000 - done)
+			step = 1000000 - done;
+		csms_sha256_update(&c, chunk, step);
+	}
+	csms_sha256_final(&c, md);
+	for (size_t i = 0; i < CSMS_SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
 
 START_TEST(t_ttl_reuses_permit_and_deny)
 {
@@ -837,6 +877,7 @@ int main(void)
 	TCase *cache = tcase_create("cache"), *damp = tcase_create("damping");
 	TCase *conc = tcase_create("concurrency");
 
+	tcase_add_test(cache, t_sha256);
 	tcase_add_test(cache, t_ttl_reuses_permit_and_deny);
 	tcase_add_test(cache, t_ttl_policy_applies_at_read);
 	tcase_add_test(cache, t_ttl_expires);

@@ -509,6 +509,9 @@ for _method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
 
 class StandinServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops SYNs when 32 clients connect at once
+    # (concurrency tests, bench/run); each dropped one waits a 1 s retransmit.
+    request_queue_size = 128
 
     def __init__(self, cfg, context):
         self.cfg = cfg

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Static analysis: cppcheck and clang-tidy (.clang-tidy) over src/ and tests/.
+# Static analysis: cppcheck and clang-tidy (.clang-tidy) over src/, tests/, fuzz/ and bench/.
 # Usage: tests/static-checks.sh BUILDDIR   (BUILDDIR holds the generated buildconf.h)
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,13 +13,13 @@ fail=0
 if cppcheck --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
 	--inline-suppr --quiet -I src -I "$build" \
 	--suppress=missingIncludeSystem --suppress='unusedStructMember:tests/*' \
-	src/*.c tests/*.c fuzz/*.c; then
+	src/*.c tests/*.c fuzz/*.c bench/*.c; then
 	echo "cppcheck: clean"
 else
 	echo "cppcheck: FAILED"; fail=1
 fi
 # shellcheck disable=SC2046
-if clang-tidy --quiet src/*.c tests/*.c fuzz/*.c -- -std=gnu11 -I src -I tests -I fuzz -I "$build" \
+if clang-tidy --quiet src/*.c tests/*.c fuzz/*.c bench/*.c -- -std=gnu11 -I src -I tests -I fuzz -I "$build" \
 	$(pkg-config --cflags libcurl json-c inih check) 2>/dev/null | grep -E "(warning|error):"; then
 	echo "clang-tidy: FAILED"; fail=1
 elif [ "$(clang-tidy --quiet src/util.c -- -std=gnu11 -I src -I "$build" >/dev/null 2>&1; echo $?)" != 0 ]; then
