@@ -70,7 +70,7 @@ demo() {
 	python3 tests/csms_standin.py --pki "$pki" --port-file "$run/port" --log "$run/requests.jsonl" \
 		--project 0123456789abcdef0123456789abcdef --token "$token" \
 		--map alice=ENABLED,bob=DISABLED,carol=FROZEN,dave=PENDING_DELETE,erin=nf404 \
-		--exit-with-parent 2>"$run/standin.err" &
+		--states "$run/states" --exit-with-parent 2>"$run/standin.err" &
 	demo_pid=$!
 	for _ in $(seq 100); do [ -s "$run/port" ] && break; sleep 0.1; done
 	[ -s "$run/port" ] || die "the stand-in did not start: $(cat "$run/standin.err")"
@@ -97,6 +97,8 @@ EOC
 		>"$confdir/demo-sshd"
 	sed "s|conf=$conf|conf=$conf endpoint=https://127.0.0.1:1|" "$confdir/demo-sshd" \
 		>"$confdir/demo-down"
+	sed "s|conf=$conf|conf=$conf cache_dir=$run/cache cache_ttl=2s offline_grace=1h retries=0|" \
+		"$confdir/demo-sshd" >"$confdir/demo-cached"
 
 	say "CSMS stand-in on https://127.0.0.1:$port: alice ENABLED, bob DISABLED, carol FROZEN,"
 	echo "    dave PENDING_DELETE, erin has no secret"
@@ -109,6 +111,19 @@ EOC
 		"$build/tests/pamrun" "$confdir" demo-sshd bob auth || true
 		say "CSMS down (nothing listens on 127.0.0.1:1): fail closed"
 		"$build/tests/pamrun" "$confdir" demo-down alice account || true
+		say "with cache_ttl=2s offline_grace=1h: the second check needs no request"
+		for user in alice bob alice bob; do
+			"$build/tests/pamrun" "$confdir" demo-cached "$user" account || true
+		done
+		say "2 s later CSMS answers 503 to everything"
+		sleep 2.1
+		echo '*=err503' >"$run/states"
+		echo "    alice: a young ENABLED answer still lets her in (source=stale); bob: fail closed;"
+		echo "    then the outage window keeps the next checks off the network (source=none)"
+		for user in alice bob bob alice; do
+			"$build/tests/pamrun" "$confdir" demo-cached "$user" account || true
+		done
+		rm -f "$run/states"
 		say "csms-check gives the same answer from the shell (exit 0 permit, 1 deny)"
 		"$build/csms-check" -c "$conf" alice && echo "    exit status 0"
 		"$build/csms-check" -c "$conf" bob || echo "    exit status $?"

@@ -437,6 +437,13 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 			csms_errf(v->detail, sizeof(v->detail),
 				  "ENABLED %llds ago, within offline_grace; CSMS: %s",
 				  (long long)(wall - cached.time_ms) / 1000, why);
+		} else if (v->decision == CSMS_DECISION_FAIL_OPEN && have_cached &&
+			   cfg->offline_grace_ms > 0 && wall - cached.time_ms < cfg->offline_grace_ms) {
+			/* fail_mode=open is for not knowing; a recent deny is knowing */
+			v->decision = CSMS_DECISION_UNAVAILABLE;
+			csms_errf(v->detail, sizeof(v->detail),
+				  "CSMS denied %llds ago, within offline_grace: not failing open",
+				  (long long)(wall - cached.time_ms) / 1000);
 		} else if (v->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
 			v->decision = CSMS_DECISION_UNAVAILABLE;
 			csms_strlcpy(v->detail,
