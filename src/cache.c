@@ -218,11 +218,15 @@ int csms_cache_put(const struct csms_cache *c, const char *secret,
 		   const struct csms_cached_answer *a)
 {
 	char name[NAME_LEN], text[CSMS_CACHE_ENTRY_MAX], *p;
+	struct csms_cached_answer now;
 	size_t room;
 	int n;
 
 	if (c->dirfd < 0)
 		return -ENOENT;
+	/* two checks at once: the answer asked for later wins, whichever finishes last */
+	if (csms_cache_get(c, secret, csms_wall_ms(), &now) == 0 && now.time_ms > a->time_ms)
+		return 0;
 	key_name(name, 'v', c->endpoint, c->project, secret);
 	n = snprintf(text, sizeof(text),
 		     "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime %" PRId64
@@ -241,6 +245,16 @@ int csms_cache_put(const struct csms_cache *c, const char *secret,
 		*p++ = '\n';
 	}
 	return write_atomic(c->dirfd, name, text, (size_t)(p - text));
+}
+
+void csms_cache_drop(const struct csms_cache *c, const char *secret)
+{
+	char name[NAME_LEN];
+
+	if (c->dirfd < 0)
+		return;
+	key_name(name, 'v', c->endpoint, c->project, secret);
+	(void)unlinkat(c->dirfd, name, 0);
 }
 
 /* ---- outage damping ----------------------------------------------------------------- */

@@ -218,8 +218,9 @@ static bool to_cached(const struct csms_verdict *v, int64_t now, struct csms_cac
 
 /*
  * Failures that say CSMS as a whole cannot answer now, and so open an outage window.
- * Not those one secret or this process could cause: other 4xx, bad bodies, a refused
- * environment, local resource trouble.
+ * Not those one secret, one token or this process could cause: 401/403 (IAM may refuse one
+ * secret; they are quick anyway), other 4xx, bad bodies, a refused environment, local
+ * resource trouble.
  */
 static bool is_outage(const struct csms_verdict *v, enum csms_http_result result)
 {
@@ -232,7 +233,6 @@ static bool is_outage(const struct csms_verdict *v, enum csms_http_result result
 	case CSMS_REASON_TLS:
 	case CSMS_REASON_TIMEOUT:
 	case CSMS_REASON_THROTTLED:
-	case CSMS_REASON_CREDENTIALS_REJECTED:
 		return true;
 	case CSMS_REASON_HTTP:
 		return v->http >= 500 || v->http == 0;
@@ -408,18 +408,31 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 				    &outage);
 	if (damped) {
 		cannot_answer(cfg, v, outage.reason);
-		csms_errf(v->detail, sizeof(v->detail),
-			  "CSMS did not answer a recent check; not asked again for %lldms",
-			  (long long)(outage.until_ms - wall));
+		if (outage.until_ms > wall)
+			csms_errf(v->detail, sizeof(v->detail),
+				  "CSMS did not answer a recent check; not asked again for %lldms",
+				  (long long)(outage.until_ms - wall));
+		else
+			csms_strlcpy(v->detail,
+				     "CSMS did not answer a recent check; another check is asking it now",
+				     sizeof(v->detail));
 	} else {
 		struct csms_cached_answer fresh;
 
+		/* dated when it was asked, so an answer that took long never passes for newer
+		 * than one given meanwhile */
+		int64_t asked = csms_wall_ms();
+
 		result = ask(rq, token, ca, ca_len, start, v);
-		if (to_cached(v, csms_wall_ms(), &fresh)) {
+		if (secure) {
+			/* A setuid caller can stop itself between answer and write, or kill the
+			 * write (SIGXFSZ): it reads the state, and never writes it. */
+		} else if (to_cached(v, asked, &fresh)) {
 			/* a fresh answer always replaces the entry: DISABLED takes effect */
-			(void)csms_cache_put(&cache, v->secret, &fresh);
+			if (csms_cache_put(&cache, v->secret, &fresh) != 0)
+				csms_cache_drop(&cache, v->secret);
 			csms_outage_clear(&cache);
-		} else if (is_outage(v, result) && !secure) {
+		} else if (is_outage(v, result)) {
 			csms_outage_record(&cache, csms_wall_ms(), v->reason);
 		}
 	}

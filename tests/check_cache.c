@@ -685,7 +685,64 @@ START_TEST(t_per_secret_failures_do_not_damp)
 	expect(args, "bad400-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	expect(args, "garbage-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	expect(args, "wrongname-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	/* IAM may refuse one secret (403), or one config's token (401) */
+	expect(args, "forbidden-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "unauth-nd", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	expect(args, "enabled-nd", PAM_SUCCESS, "api", 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* A probe token left by a check that died is taken over once it is older than timeout + 5 s;
+ * a live one keeps everyone else off the network. */
+START_TEST(t_probe_token_stale)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "timeout = 1s", ""), *outage, *token;
+	struct timespec old[2];
+	int fd;
+
+	t_states("*=err503\n");
+	expect(args, "tok-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	outage = only_file(dir, "o-");
+	token = strdup(outage);
+	ck_assert_ptr_nonnull(token);
+	token[strlen(token) - 66] = 'p';
+	fd = open(token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	pause_ms(1100);
+	/* the window is over, but a live check holds the token */
+	expect(args, "tok-a", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	/* that check died 10 s ago */
+	clock_gettime(CLOCK_REALTIME, &old[0]);
+	old[0].tv_sec -= 10;
+	old[1] = old[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, token, old, 0), 0);
+	expect(args, "tok-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	ck_assert_int_eq(window_of(dir), 2000);
+	ck_assert_int_ne(access(token, F_OK), 0);
+	t_states("");
+	free(token);
+	free(outage);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Disabled in the console, then CSMS goes down: the fresh DISABLED stands, no stale permit. */
+START_TEST(t_disabled_then_outage)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "offline_grace = 1h", "");
+
+	t_states("dto=ENABLED\n");
+	expect(args, "dto", PAM_SUCCESS, "api", 1);
+	t_states("dto=DISABLED\n");
+	expect(args, "dto", PAM_PERM_DENIED, "api", 1);
+	t_states("*=err503\n");
+	expect(args, "dto", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	expect(args, "dto", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	t_states("");
 	free(args);
 	free(dir);
 }
@@ -898,6 +955,8 @@ int main(void)
 	tcase_add_test(damp, t_per_secret_failures_do_not_damp);
 	tcase_add_test(damp, t_outage_record_spoiled);
 	tcase_add_test(damp, t_one_probe_per_window);
+	tcase_add_test(damp, t_probe_token_stale);
+	tcase_add_test(damp, t_disabled_then_outage);
 	tcase_add_test(damp, t_stateless_by_default);
 	tcase_add_test(conc, t_concurrent_logins);
 	tcase_add_test(conc, t_concurrent_logins_cached);
