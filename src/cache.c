@@ -27,11 +27,11 @@
 #define NAME_LEN CSMS_CACHE_NAME_LEN
 _Static_assert(NAME_LEN == 2 + 2 * CSMS_SHA256_LEN + 1, "cache file names hold a SHA-256");
 
+static void outage_release(struct csms_cache *c);
+
 static void key_name(char *out, char prefix, const char *a, const char *b, const char *c)
 {
 	struct csms_sha256 h;
-	unsigned char md[CSMS_SHA256_LEN];
-	static const char hex[] = "0123456789abcdef";
 
 	csms_sha256_init(&h);
 	csms_sha256_update(&h, a, strlen(a));
@@ -41,14 +41,9 @@ static void key_name(char *out, char prefix, const char *a, const char *b, const
 		csms_sha256_update(&h, "\n", 1);
 		csms_sha256_update(&h, c, strlen(c));
 	}
-	csms_sha256_final(&h, md);
 	out[0] = prefix;
 	out[1] = '-';
-	for (size_t i = 0; i < CSMS_SHA256_LEN; i++) {
-		out[2 + 2 * i] = hex[md[i] >> 4];
-		out[3 + 2 * i] = hex[md[i] & 15];
-	}
-	out[NAME_LEN - 1] = '\0';
+	csms_sha256_final_hex(&h, out + 2);
 }
 
 int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
@@ -74,7 +69,7 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 void csms_cache_close(struct csms_cache *c)
 {
 	if (c->dirfd >= 0) {
-		csms_outage_release(c);
+		outage_release(c);
 		close(c->dirfd);
 	}
 	c->dirfd = -1;
@@ -276,14 +271,13 @@ static bool parse_reason(const char **p, const char *end, enum csms_reason *out)
 /* The outage record, or false when there is none worth believing. */
 static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_outage *o)
 {
-	char name[NAME_LEN], head[512];
+	char head[512];
 	char *buf;
 	size_t len;
 	const char *p, *end;
 	bool ok;
 
-	memcpy(name, c->scope, sizeof(name));
-	if (read_entry(c->dirfd, name, &buf, &len) != 0)
+	if (read_entry(c->dirfd, c->scope, &buf, &len) != 0)
 		return false;
 	snprintf(head, sizeof(head), "pam_csms outage 1\nendpoint %s\nproject %s\nreason ",
 		 c->endpoint, c->project);
@@ -371,7 +365,7 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 		     next.until_ms);
 	if (n > 0 && (size_t)n < sizeof(text))
 		(void)write_atomic(c->dirfd, c->scope, text, (size_t)n);
-	csms_outage_release(c);
+	outage_release(c);
 }
 
 void csms_outage_clear(struct csms_cache *c)
@@ -379,10 +373,11 @@ void csms_outage_clear(struct csms_cache *c)
 	if (c->dirfd < 0)
 		return;
 	(void)unlinkat(c->dirfd, c->scope, 0);
-	csms_outage_release(c);
+	outage_release(c);
 }
 
-void csms_outage_release(struct csms_cache *c)
+/* Give up the probe token, if this check holds it. */
+static void outage_release(struct csms_cache *c)
 {
 	char name[NAME_LEN];
 

@@ -76,7 +76,5 @@ bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stal
 void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason reason);
 /* CSMS answered: the outage is over. */
 void csms_outage_clear(struct csms_cache *c);
-/* Give up the probe token without recording anything. */
-void csms_outage_release(struct csms_cache *c);
 
 #endif

@@ -182,6 +182,11 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 		csms_errf(v->detail, sizeof(v->detail), "HTTP %ld", s);
 }
 
+static bool cached_enabled(const struct csms_cached_answer *a)
+{
+	return !a->missing && a->has_state && csms_streq_len(a->state, a->state_len, "ENABLED");
+}
+
 /* A verdict from an answer CSMS gave earlier, with today's policy (on_missing). */
 static void from_cached(const struct csms_config *cfg, const struct csms_cached_answer *a,
 			struct csms_verdict *v)
@@ -194,9 +199,7 @@ static void from_cached(const struct csms_config *cfg, const struct csms_cached_
 	v->has_state = a->has_state;
 	memcpy(v->state, a->state, sizeof(v->state));
 	v->state_len = a->state_len;
-	v->decision = a->has_state && csms_streq_len(a->state, a->state_len, "ENABLED")
-			      ? CSMS_DECISION_PERMIT
-			      : CSMS_DECISION_DENY;
+	v->decision = cached_enabled(a) ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
 }
 
 /* An answer worth keeping: CSMS said what the secret is, or that there is none. */
@@ -241,12 +244,53 @@ static bool is_outage(const struct csms_verdict *v, enum csms_http_result result
 	}
 }
 
-static bool can_be_stale(const struct csms_config *cfg, const struct csms_cached_answer *a,
-			 int64_t now)
+/* Keep what CSMS said (or that it could not say) for the next checks. */
+static void remember(struct csms_cache *c, const struct csms_verdict *v,
+		     enum csms_http_result result, int64_t asked)
 {
-	return cfg->offline_grace_ms > 0 && !a->missing && a->has_state &&
-	       csms_streq_len(a->state, a->state_len, "ENABLED") &&
-	       now - a->time_ms < cfg->offline_grace_ms;
+	struct csms_cached_answer fresh;
+
+	if (to_cached(v, asked, &fresh)) {
+		/* a fresh answer always replaces the entry: DISABLED takes effect */
+		if (csms_cache_put(c, v->secret, &fresh) != 0)
+			csms_cache_drop(c, v->secret);
+		csms_outage_clear(c);
+	} else if (is_outage(v, result)) {
+		csms_outage_record(c, csms_wall_ms(), v->reason);
+	}
+}
+
+/*
+ * CSMS could not answer: a young cached ENABLED permits (offline_grace), a young cached
+ * deny keeps fail_mode=open shut, and a setuid caller's own failure (`trusted` false) does
+ * neither and never fails open.
+ */
+static void unanswered(const struct csms_config *cfg, const struct csms_cached_answer *cached,
+		       int64_t now, bool trusted, struct csms_verdict *v)
+{
+	bool young = cached != NULL && now - cached->time_ms < cfg->offline_grace_ms;
+
+	if (young && trusted && cached_enabled(cached)) {
+		char why[CSMS_ERRLEN];
+
+		csms_strlcpy(why, v->detail, sizeof(why));
+		from_cached(cfg, cached, v);
+		v->source = CSMS_SOURCE_STALE;
+		csms_errf(v->detail, sizeof(v->detail),
+			  "ENABLED %llds ago, within offline_grace; CSMS: %s",
+			  (long long)(now - cached->time_ms) / 1000, why);
+	} else if (v->decision == CSMS_DECISION_FAIL_OPEN && young) {
+		/* fail_mode=open is for not knowing; a recent deny is knowing */
+		v->decision = CSMS_DECISION_UNAVAILABLE;
+		csms_errf(v->detail, sizeof(v->detail),
+			  "CSMS denied %llds ago, within offline_grace: not failing open",
+			  (long long)(now - cached->time_ms) / 1000);
+	} else if (v->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
+		v->decision = CSMS_DECISION_UNAVAILABLE;
+		csms_strlcpy(v->detail,
+			     "fail_mode=open is not honoured for a setuid process's own failure",
+			     sizeof(v->detail));
+	}
 }
 
 /* The CA bundle is read through the same checked open as every other file. */
@@ -337,7 +381,6 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms(), wall = csms_wall_ms();
 	/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
 	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped;
-	enum csms_http_result result;
 	int rc;
 
 	csms_verdict_init(v);
@@ -417,53 +460,17 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 				     "CSMS did not answer a recent check; another check is asking it now",
 				     sizeof(v->detail));
 	} else {
-		struct csms_cached_answer fresh;
+		enum csms_http_result result = ask(rq, token, ca, ca_len, start, v);
 
-		/* dated when it was asked, so an answer that took long never passes for newer
-		 * than one given meanwhile */
-		int64_t asked = csms_wall_ms();
-
-		result = ask(rq, token, ca, ca_len, start, v);
-		if (secure) {
-			/* A setuid caller can stop itself between answer and write, or kill the
-			 * write (SIGXFSZ): it reads the state, and never writes it. */
-		} else if (to_cached(v, asked, &fresh)) {
-			/* a fresh answer always replaces the entry: DISABLED takes effect */
-			if (csms_cache_put(&cache, v->secret, &fresh) != 0)
-				csms_cache_drop(&cache, v->secret);
-			csms_outage_clear(&cache);
-		} else if (is_outage(v, result)) {
-			csms_outage_record(&cache, csms_wall_ms(), v->reason);
-		}
+		/* `wall` dates the answer from before it was asked, so a slow answer never
+		 * passes for newer than one given meanwhile. A setuid caller can stop itself
+		 * between answer and write, or kill the write (SIGXFSZ): it only reads. */
+		if (!secure)
+			remember(&cache, v, result, wall);
 	}
-
-	if (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN) {
+	if (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN)
 		/* in a setuid process only an outage seen by others may let anyone in */
-		bool trusted = damped || !secure;
-
-		if (have_cached && can_be_stale(cfg, &cached, wall) && trusted) {
-			char why[CSMS_ERRLEN];
-
-			csms_strlcpy(why, v->detail, sizeof(why));
-			from_cached(cfg, &cached, v);
-			v->source = CSMS_SOURCE_STALE;
-			csms_errf(v->detail, sizeof(v->detail),
-				  "ENABLED %llds ago, within offline_grace; CSMS: %s",
-				  (long long)(wall - cached.time_ms) / 1000, why);
-		} else if (v->decision == CSMS_DECISION_FAIL_OPEN && have_cached &&
-			   cfg->offline_grace_ms > 0 && wall - cached.time_ms < cfg->offline_grace_ms) {
-			/* fail_mode=open is for not knowing; a recent deny is knowing */
-			v->decision = CSMS_DECISION_UNAVAILABLE;
-			csms_errf(v->detail, sizeof(v->detail),
-				  "CSMS denied %llds ago, within offline_grace: not failing open",
-				  (long long)(wall - cached.time_ms) / 1000);
-		} else if (v->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
-			v->decision = CSMS_DECISION_UNAVAILABLE;
-			csms_strlcpy(v->detail,
-				     "fail_mode=open is not honoured for a setuid process's own failure",
-				     sizeof(v->detail));
-		}
-	}
+		unanswered(cfg, have_cached ? &cached : NULL, wall, damped || !secure, v);
 out:
 	if (keeps_state && cache.dirfd < 0 && cache.err[0] != '\0' && v->detail[0] == '\0')
 		csms_strlcpy(v->detail, cache.err, sizeof(v->detail));

@@ -103,18 +103,24 @@ void csms_sha256_final(struct csms_sha256 *c, unsigned char out[CSMS_SHA256_LEN]
 	memset(c, 0, sizeof(*c));
 }
 
-void csms_sha256_hex(const void *data, size_t len, char out[2 * CSMS_SHA256_LEN + 1])
+void csms_sha256_final_hex(struct csms_sha256 *c, char out[2 * CSMS_SHA256_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	struct csms_sha256 c;
 	unsigned char md[CSMS_SHA256_LEN];
 
-	csms_sha256_init(&c);
-	csms_sha256_update(&c, data, len);
-	csms_sha256_final(&c, md);
+	csms_sha256_final(c, md);
 	for (size_t i = 0; i < CSMS_SHA256_LEN; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[(size_t)2 * CSMS_SHA256_LEN] = '\0';
+}
+
+void csms_sha256_hex(const void *data, size_t len, char out[2 * CSMS_SHA256_LEN + 1])
+{
+	struct csms_sha256 c;
+
+	csms_sha256_init(&c);
+	csms_sha256_update(&c, data, len);
+	csms_sha256_final_hex(&c, out);
 }

@@ -18,7 +18,10 @@ void csms_sha256_init(struct csms_sha256 *c);
 void csms_sha256_update(struct csms_sha256 *c, const void *data, size_t len);
 void csms_sha256_final(struct csms_sha256 *c, unsigned char out[CSMS_SHA256_LEN]);
 
-/* out gets 64 lowercase hex digits and a NUL. */
+/* csms_sha256_final as 64 lowercase hex digits and a NUL. */
+void csms_sha256_final_hex(struct csms_sha256 *c, char out[2 * CSMS_SHA256_LEN + 1]);
+
+/* The hash of data, as csms_sha256_final_hex gives it. */
 void csms_sha256_hex(const void *data, size_t len, char out[2 * CSMS_SHA256_LEN + 1]);
 
 #endif

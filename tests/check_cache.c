@@ -67,33 +67,14 @@ static char *only_file(const char *dir, const char *prefix)
 	return found;
 }
 
+/* Entries in dir/cache. */
 static int count_files(const char *dir)
 {
 	char *cache = t_path(dir, "cache");
-	DIR *d = opendir(cache);
-	struct dirent *e;
-	int n = 0;
+	int n = t_dir_entries(cache);
 
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
 	free(cache);
 	return n;
-}
-
-static char *slurp_file(const char *path)
-{
-	char *buf = calloc(1, 4096);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, 4095);
-	ck_assert_int_ge(n, 0);
-	close(fd);
-	return buf;
 }
 
 /* Run the account hook; assert the PAM code, source and how many requests it made. */
@@ -175,6 +156,36 @@ START_TEST(t_ttl_reuses_permit_and_deny)
 	/* the auth hook reads the same entry */
 	ck_assert_int_eq(t_pam("sshd", "disabled-ttl", args, T_AUTH, 0).rc, PAM_AUTH_ERR);
 	ck_assert_int_eq(t_requests_for("disabled-ttl"), 1);
+	free(cache);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* Whatever the caller's umask: the directory 0700, entries and outage records 0600. */
+START_TEST(t_modes_under_umask)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "cache_ttl = 1h", "");
+	char *cache = t_path(dir, "cache"), *entry, *outage;
+	struct stat st;
+
+	umask(0);
+	t_states("*=err503\n");
+	expect(args, "mode-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
+	ck_assert_int_eq(stat(cache, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	outage = only_file(dir, "o-");
+	ck_assert_int_eq(stat(outage, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	pause_ms(1100);
+	expect(args, "enabled-mode", PAM_SUCCESS, "api", 1);
+	entry = only_file(dir, "v-");
+	ck_assert_int_eq(stat(entry, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	free(outage);
+	free(entry);
 	free(cache);
 	free(args);
 	free(dir);
@@ -299,7 +310,7 @@ static void rewrite(const char *entry, const char *text, mode_t mode)
 
 static char *with_time(const char *entry, int64_t when_ms)
 {
-	char *old = slurp_file(entry), *p = strstr(old, "\ntime "), *end, *text;
+	char *old = t_slurp(entry), *p = strstr(old, "\ntime "), *end, *text;
 
 	ck_assert_ptr_nonnull(p);
 	end = strchr(p + 6, '\n');
@@ -323,7 +334,7 @@ static void spoil_empty(const char *entry, const char *dir)
 
 static void spoil_truncated(const char *entry, const char *dir)
 {
-	char *text = slurp_file(entry);
+	char *text = t_slurp(entry);
 
 	(void)dir;
 	text[strlen(text) - 3] = '\0';
@@ -354,7 +365,7 @@ static void spoil_owner(const char *entry, const char *dir)
 
 static void spoil_big(const char *entry, const char *dir)
 {
-	char *old = slurp_file(entry), text[4000];
+	char *old = t_slurp(entry), text[4000];
 
 	(void)dir;
 	memset(text, '\n', sizeof(text) - 1);
@@ -367,7 +378,7 @@ static void spoil_big(const char *entry, const char *dir)
 static void spoil_symlink(const char *entry, const char *dir)
 {
 	char *other = t_path(dir, "elsewhere");
-	char *text = slurp_file(entry);
+	char *text = t_slurp(entry);
 
 	t_write_str(other, text, 0600);
 	ck_assert_int_eq(unlink(entry), 0);
@@ -394,7 +405,7 @@ static void spoil_hardlink(const char *entry, const char *dir)
 /* Another secret's entry copied over this one (as if the hashes collided). */
 static void spoil_other_key(const char *entry, const char *dir)
 {
-	char *text = slurp_file(entry), *p = strstr(text, "\nsecret ");
+	char *text = t_slurp(entry), *p = strstr(text, "\nsecret ");
 
 	(void)dir;
 	ck_assert_ptr_nonnull(p);
@@ -549,7 +560,7 @@ END_TEST
 /* The window recorded in the outage file. */
 static long window_of(const char *dir)
 {
-	char *path = only_file(dir, "o-"), *text = slurp_file(path), *w = strstr(text, "\nwindow ");
+	char *path = only_file(dir, "o-"), *text = t_slurp(path), *w = strstr(text, "\nwindow ");
 	long v;
 
 	ck_assert_ptr_nonnull(w);
@@ -641,6 +652,10 @@ START_TEST(t_damped_check_uses_grace)
 	expect(args, "other-dgrace", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	expect(args, "dgrace", PAM_SUCCESS, "stale", 0);
 	t_assert_log_field("decision", "permit");
+	/* the same for the auth hook, as the decision table says */
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "dgrace", args, T_AUTH, 0).rc, PAM_SUCCESS);
+	t_assert_log_field("source", "stale");
 	t_states("");
 	free(args);
 	free(dir);
@@ -656,7 +671,7 @@ START_TEST(t_damping_window_cap)
 	t_states("*=err504\n");
 	expect(args, "cap-a", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	path = only_file(dir, "o-");
-	text = slurp_file(path);
+	text = t_slurp(path);
 	p = strstr(text, "\nwindow ");
 	ck_assert_ptr_nonnull(p);
 	/* as if the last 60 s window had just run out */
@@ -757,7 +772,7 @@ START_TEST(t_outage_record_spoiled)
 	expect(args, "ospoil", PAM_AUTHINFO_UNAVAIL, "api", 1);
 	t_states("");
 	path = only_file(dir, "o-");
-	text = slurp_file(path);
+	text = t_slurp(path);
 	p = strstr(text, "\nwindow ");
 	ck_assert_ptr_nonnull(p);
 	/* dated an hour ahead: a clock that jumped, not an outage */
@@ -939,6 +954,7 @@ int main(void)
 
 	tcase_add_test(cache, t_sha256);
 	tcase_add_test(cache, t_ttl_reuses_permit_and_deny);
+	tcase_add_test(cache, t_modes_under_umask);
 	tcase_add_test(cache, t_ttl_policy_applies_at_read);
 	tcase_add_test(cache, t_ttl_expires);
 	tcase_add_test(cache, t_fresh_answer_replaces);

@@ -606,18 +606,12 @@ END_TEST
 START_TEST(t_umask_no_files)
 {
 	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
-	DIR *d;
-	int before = 0, after = 0;
+	int before;
 
 	umask(0);
-	for (d = opendir(dir); readdir(d) != NULL;)
-		before++;
-	closedir(d);
+	before = t_dir_entries(dir);
 	ck_assert_int_eq(t_pam("sshd", "enabled-um", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
-	for (d = opendir(dir); readdir(d) != NULL;)
-		after++;
-	closedir(d);
-	ck_assert_int_eq(after, before);
+	ck_assert_int_eq(t_dir_entries(dir), before);
 	free(args);
 	free(dir);
 }

@@ -20,12 +20,9 @@ static size_t ca_len;
 
 static void load_ca(void)
 {
-	FILE *f = fopen(t_env("CSMS_TEST_CA"), "re");
-
-	ck_assert_ptr_nonnull(f);
-	ca_blob = malloc(1 << 16);
-	ca_len = fread(ca_blob, 1, 1 << 16, f);
-	fclose(f);
+	ca_blob = t_slurp(t_env("CSMS_TEST_CA"));
+	ca_len = strlen(ca_blob);
+	ck_assert_uint_gt(ca_len, 0);
 }
 
 static void get(const char *name, int64_t budget_ms, int retries, struct csms_http_response *r)

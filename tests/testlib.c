@@ -123,19 +123,25 @@ int t_run(Suite *s)
 	return failed ? 1 : 0;
 }
 
-int t_count_fds(void)
+int t_dir_entries(const char *path)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(path);
+	struct dirent *e;
 	int n = 0;
 
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d) != NULL)
-		n++;
+	ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
 	closedir(d);
-	return n - 3; /* ".", ".." and the DIR's own fd */
+	return n;
 }
 
-static char *slurp(const char *path)
+int t_count_fds(void)
+{
+	return t_dir_entries("/proc/self/fd") - 1; /* the DIR's own fd */
+}
+
+char *t_slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -172,7 +178,7 @@ void t_states(const char *text)
 
 int t_requests_total(void)
 {
-	char *log = slurp(t_env("CSMS_STANDIN_LOG"));
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG"));
 	int count = 0;
 
 	for (const char *p = log; *p; p++)
@@ -183,7 +189,7 @@ int t_requests_total(void)
 
 int t_requests_for(const char *name)
 {
-	char *log = slurp(t_env("CSMS_STANDIN_LOG")), *needle;
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle;
 	int count = 0;
 
 	if (asprintf(&needle, "/secrets/%s\"", name) < 0)
@@ -197,7 +203,7 @@ int t_requests_for(const char *name)
 
 char *t_last_header(const char *name, const char *lname)
 {
-	char *log = slurp(t_env("CSMS_STANDIN_LOG")), *needle, *found = NULL;
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle, *found = NULL;
 	char *line, *save = NULL;
 
 	if (asprintf(&needle, "/secrets/%s\"", name) < 0)

@@ -36,6 +36,10 @@ int t_run(Suite *s);
 
 /* Open file descriptors of this process. */
 int t_count_fds(void);
+/* Entries in directory path, "." and ".." not counted. */
+int t_dir_entries(const char *path);
+/* The whole of a file as a new string ("" if it cannot be opened); caller frees. */
+char *t_slurp(const char *path);
 
 /* The stand-in's https://127.0.0.1:PORT, and a port that refuses connections. */
 const char *t_endpoint(void);
