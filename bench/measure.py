@@ -28,7 +28,7 @@ CONC = 32
 # no proxy variables, no HOME and so no ~/.curlrc).
 CHILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
-# name, label: a..e are compared, the last two only feed the time breakdown.
+# name, label: a..e are compared, the others only feed the time breakdown.
 # Every run of every variant must exit 0.
 VARIANTS = [
     ("permit", "a  pam_permit only"),
@@ -37,7 +37,10 @@ VARIANTS = [
     ("exec", "d  pam_exec: curl | jq"),
     ("curl", "e  bare curl"),
     ("noop", "   empty C program"),
+    ("bypass", "   pam_csms, bypass_users"),
     ("dlcurl", "   dlopen libcurl.so.4"),
+    ("dlinit", "   ... + curl_global_init"),
+    ("dlnow", "   ... RTLD_NOW, no init"),
 ]
 
 
@@ -127,6 +130,9 @@ class Setup:
         os.mkdir(cache, 0o700)
         self.cached_conf = w("cached.conf")
         write(self.cached_conf, base + "cache_dir = %s\ncache_ttl = 1h\n" % cache, 0o644)
+        # the module decides without a request: its load, config and log line
+        bypass_conf = w("bypass.conf")
+        write(bypass_conf, base + "bypass_users = %s\n" % self.user, 0o644)
 
         # what an admin might write instead of a module
         check = w("check.sh")
@@ -146,6 +152,9 @@ class Setup:
             "csms": "account required %s conf=%s" % (self.module, self.conf),
             "cached": "account required %s conf=%s" % (self.module, self.cached_conf),
             "exec": "account required pam_exec.so quiet %s" % check,
+            # PAM_IGNORE alone would end in PAM_PERM_DENIED
+            "bypass": "account required %s conf=%s\naccount required pam_permit.so"
+                      % (self.module, bypass_conf),
         }
         for name, line in stacks.items():
             write(os.path.join(self.confdir, "bench-" + name), line + "\n", 0o644)
@@ -162,10 +171,14 @@ class Setup:
                 "-H", "@" + self.header, *extra, self.url]
 
     def argv(self, name):
-        if name in ("permit", "csms", "cached", "exec"):
+        if name in ("permit", "csms", "cached", "exec", "bypass"):
             return self.pamtx(name)
         if name == "curl":
             return self.curl_argv()
+        if name == "dlinit":
+            return [os.path.join(self.bin, "dlcurl"), "-i"]
+        if name == "dlnow":
+            return [os.path.join(self.bin, "dlcurl"), "-n"]
         return [os.path.join(self.bin, name)]
 
     def diagnose(self, conf):
@@ -326,7 +339,9 @@ def report(args, names, runs, requests, phases, conc, overflows):
     parts = [
         ("process start", "noop", med["noop"]),
         ("libpam", "a - noop", med["permit"] - med["noop"]),
+        ("module, config", "bypass - a", med["bypass"] - med["permit"]),
         ("libcurl loading", "dlcurl - noop", med["dlcurl"] - med["noop"]),
+        ("curl_global_init", "dlinit - dlcurl", med["dlinit"] - med["dlcurl"]),
         ("TCP connect", "curl time_connect", connect),
         ("TLS handshake", "curl appconnect - connect", tls),
         ("request+response", "curl total - appconnect", reqresp),
@@ -338,6 +353,8 @@ def report(args, names, runs, requests, phases, conc, overflows):
     for what, how, v in parts:
         print("  %-18s %-27s %8.2f  %4.0f%%" % (what, how, v, 100 * v / med["csms"]))
     print("  %-18s %-27s %8.2f" % ("total", "b", med["csms"]))
+    print("  not paid: binding all of libcurl's libraries at load (RTLD_NOW), dlnow - dlcurl: "
+          "%.2f" % (med["dlnow"] - med["dlcurl"]))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "decision.h"
 #include "doctor.h"
+#include "http.h"
 #include "verdict.h"
 
 #include <errno.h>
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
 	bool json = false, doctor = false, no_cache = false;
 	int nargs = 0, opt, rc, code;
 
+	/* an admin tool, not a login: find a broken libcurl set at load, whatever it costs */
+	csms_http_bind_now();
 	while ((opt = getopt_long(argc, argv, "c:s:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

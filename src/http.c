@@ -28,6 +28,16 @@
  * every module of a stack for every transaction, so linking it would make each sshd, su
  * and sudo pay that even when a bypass list, an invalid name or a config error decides.
  * The library is never unloaded (resolver threads; the host may use it too).
+ *
+ * The module loads it RTLD_LAZY. libcurl.so.4 itself, libssl, libcrypto and 15 more of
+ * its libraries are linked with -z now (DF_BIND_NOW), and the loader binds such objects
+ * completely at dlopen whatever the mode: a libcurl that needs a function its libraries
+ * lack fails the dlopen, and the check counts as CSMS not answering (tests/
+ * test_libcurl_load.sh, which also checks that the system's libcurl.so.4 is so linked).
+ * RTLD_NOW would add only the 1842 lazy slots of the 13 libraries built without it
+ * (krb5, gssapi, rtmp, gmp, nghttp2, zlib, ...), which an HTTPS GET never calls, at 0.5 ms
+ * per uncached check: the whole of the margin against the curl tool in bench/run.
+ * csms-check binds everything (csms_http_bind_now), so running it finds a broken set.
  */
 struct curl_api {
 	CURLcode (*global_init)(long flags);
@@ -44,10 +54,17 @@ struct curl_api {
 static struct curl_api api;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result = -EIO;
+static int dlopen_mode = RTLD_LAZY | RTLD_LOCAL;
+static char load_error[160]; /* why libcurl could not be loaded: paths and symbol names */
+
+void csms_http_bind_now(void)
+{
+	dlopen_mode = RTLD_NOW | RTLD_LOCAL;
+}
 
 static int load_libcurl(void)
 {
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen("libcurl.so.4", dlopen_mode);
 	struct {
 		void **slot;
 		const char *name;
@@ -63,12 +80,18 @@ static int load_libcurl(void)
 		{ (void **)&api.slist_free_all, "curl_slist_free_all" },
 	};
 
-	if (h == NULL)
+	if (h == NULL) {
+		const char *why = dlerror();
+
+		csms_strlcpy(load_error, why != NULL ? why : "not found", sizeof(load_error));
 		return -ENOENT;
+	}
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		*syms[i].slot = dlsym(h, syms[i].name);
-		if (*syms[i].slot == NULL)
+		if (*syms[i].slot == NULL) {
+			snprintf(load_error, sizeof(load_error), "it has no %s", syms[i].name);
 			return -ENOENT; /* h stays loaded: harmless, and never unloaded anyway */
+		}
 	}
 	return 0;
 }
@@ -487,7 +510,8 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		return;
 	case -ENOENT:
 		resp->result = CSMS_HTTP_NETWORK; /* CSMS cannot answer: fail_mode decides */
-		csms_strlcpy(resp->detail, "cannot load libcurl.so.4", sizeof(resp->detail));
+		snprintf(resp->detail, sizeof(resp->detail), "cannot load libcurl.so.4: %s",
+			 load_error);
 		return;
 	default:
 		resp->result = CSMS_HTTP_NETWORK;

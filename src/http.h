@@ -51,6 +51,10 @@ struct csms_http_response {
  * -ENOENT when the library cannot be loaded, -EIO when it fails to initialise. */
 int csms_http_global_init(void);
 
+/* Before the first request: bind every symbol of libcurl's libraries when it is loaded
+ * (RTLD_NOW), not only those of the libraries linked -z now. For csms-check. */
+void csms_http_bind_now(void);
+
 /* Run the request with the retry policy. Always fills resp; free it with the function below. */
 void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp);
 void csms_http_response_free(struct csms_http_response *resp);

@@ -1,0 +1,100 @@
+#!/bin/bash
+# libcurl.so.4 is dlopened when a check needs a request (src/http.c). A libcurl that cannot
+# be loaded, lacks a function or needs one its libraries lack means CSMS cannot answer:
+# fail_mode decides, nothing crashes, no request is made. Shown with stand-in libraries
+# found through LD_LIBRARY_PATH, through real libpam (tests/pamrun) and csms-check.
+# The module loads RTLD_LAZY and relies on the loader binding -z now objects completely,
+# so the system's libcurl.so.4 must be linked -z now: checked first. Needs root (libpam
+# reads a service file only if root owns it).
+set -u
+module=${CSMS_MODULE:?} check=${CSMS_CHECK:?}
+pamrun=$(dirname "$check")/tests/pamrun
+cc=${CC:-cc}
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root"; exit 77
+fi
+dir=$(mktemp -d /tmp/csms-libcurl.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+chmod 755 "$dir"
+. "$(dirname "$0")/standin-config.sh"
+standin_config "$dir" 127.0.0.1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# The premise: the loader binds the system's libcurl.so.4 at dlopen, whatever the mode.
+real=$("$cc" -print-file-name=libcurl.so.4)
+if [ "$real" = libcurl.so.4 ]; then
+	bad "the compiler cannot find libcurl.so.4"
+elif readelf -d "$real" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW|\(BIND_NOW\)'; then
+	ok
+else
+	bad "$real is not linked -z now: src/http.c must load it RTLD_NOW"
+fi
+
+# Three stand-ins for libcurl.so.4: one without its functions, and two with them whose
+# curl_global_init needs a function no library has, linked -z now and -z lazy.
+cat >"$dir/empty.c" <<'EOF'
+int csms_not_libcurl = 1;
+EOF
+cat >"$dir/broken.c" <<'EOF'
+void csms_test_no_such_function(void);
+int curl_global_init(long flags) { (void)flags; csms_test_no_such_function(); return 0; }
+void *curl_easy_init(void) { return 0; }
+int curl_easy_setopt(void *h, int o, ...) { (void)h; (void)o; return 0; }
+int curl_easy_perform(void *h) { (void)h; return 0; }
+int curl_easy_getinfo(void *h, int i, ...) { (void)h; (void)i; return 0; }
+void curl_easy_cleanup(void *h) { (void)h; }
+const char *curl_easy_strerror(int c) { (void)c; return ""; }
+void *curl_slist_append(void *l, const char *s) { (void)l; (void)s; return 0; }
+void curl_slist_free_all(void *l) { (void)l; }
+EOF
+mkdir "$dir/empty" "$dir/now" "$dir/lazy"
+if ! "$cc" -shared -fPIC -o "$dir/empty/libcurl.so.4" "$dir/empty.c" ||
+	! "$cc" -shared -fPIC -Wl,-z,now -o "$dir/now/libcurl.so.4" "$dir/broken.c" ||
+	! "$cc" -shared -fPIC -Wl,-z,lazy -o "$dir/lazy/libcurl.so.4" "$dir/broken.c"; then
+	echo "FAIL: cannot build the stand-in libraries"; exit 1
+fi
+
+mkdir "$dir/pam.d"
+printf 'account required %s conf=%s\n' "$module" "$dir/pam_csms.conf" >"$dir/pam.d/closed"
+# PAM_IGNORE from a module alone in a stack ends in PAM_PERM_DENIED: pam_permit follows
+printf 'account required %s conf=%s fail_mode=open\naccount required pam_permit.so\n' \
+	"$module" "$dir/pam_csms.conf" >"$dir/pam.d/open"
+chmod 644 "$dir/pam.d/closed" "$dir/pam.d/open"
+requests() { wc -l <"${CSMS_STANDIN_LOG:?}"; }
+
+pam() { # pam LIBDIR SERVICE WANT_CODE WANT_LOG_REGEX
+	local out before
+	before=$(requests)
+	out=$(env ${1:+LD_LIBRARY_PATH="$1"} "$pamrun" "$dir/pam.d" "$2" enabled-libcurl account 2>&1)
+	if printf '%s\n' "$out" | grep -q -- "-> $3 " && printf '%s\n' "$out" | grep -Eq -- "$4"; then
+		ok
+	else
+		bad "${1:-system libcurl} $2: want $3 and /$4/, got: $out"
+	fi
+	if [ -n "$1" ] && [ "$(requests)" != "$before" ]; then
+		bad "${1} $2: a request was made"
+	fi
+}
+# the control: the system's libcurl answers
+pam "" closed PAM_SUCCESS 'decision=permit reason=state .*source=api'
+pam "$dir/empty" closed PAM_AUTHINFO_UNAVAIL \
+	'decision=unavailable reason=network .*detail=cannot\\x20load\\x20libcurl.so.4:\\x20it\\x20has\\x20no\\x20curl_global_init$'
+pam "$dir/empty" open PAM_SUCCESS 'decision=fail_open reason=network'
+# -z now: the module's RTLD_LAZY dlopen fails on the missing function
+pam "$dir/now" closed PAM_AUTHINFO_UNAVAIL \
+	'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'
+pam "$dir/now" open PAM_SUCCESS 'decision=fail_open reason=network'
+
+# csms-check binds everything, so it finds the lazily linked one broken too
+out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" -c "$dir/pam_csms.conf" enabled-libcurl 2>&1)
+rc=$?
+if [ "$rc" = 3 ] && printf '%s\n' "$out" |
+	grep -Eq 'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'; then
+	ok
+else
+	bad "csms-check with a lazily linked broken libcurl: exit $rc: $out"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
