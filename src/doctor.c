@@ -222,7 +222,12 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		goto out;
 	}
 	if (resp.result != CSMS_HTTP_OK) {
-		snprintf(msg, sizeof(msg), "no HTTP answer: %s", resp.detail);
+		bool nolib = strncmp(resp.detail, "cannot load libcurl.so.4", 24) == 0;
+
+		snprintf(msg, sizeof(msg), "no HTTP answer: %s%s", resp.detail,
+			 nolib ? "; reinstall libcurl4 and its libraries "
+				 "(apt-get install --reinstall libcurl4)"
+			       : "");
 		failed(&r, "tls", msg);
 		skipped(&r, "clock");
 		skipped(&r, "api");

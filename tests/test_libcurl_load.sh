@@ -4,11 +4,14 @@
 # fail_mode decides, nothing crashes, no request is made. Shown with stand-in libraries
 # found through LD_LIBRARY_PATH, through real libpam (tests/pamrun) and csms-check.
 # The module loads RTLD_LAZY and relies on the loader binding -z now objects completely,
-# so the system's libcurl.so.4 must be linked -z now: checked first. Needs root (libpam
-# reads a service file only if root owns it).
+# so the system's libcurl.so.4, libssl and libcrypto must be linked -z now: checked first.
+# The price of RTLD_LAZY (a library built without -z now that lacks a function kills the
+# host if the function is called) is pinned too, so the docs stay true. Needs root
+# (libpam reads a service file only if root owns it).
 set -u
 module=${CSMS_MODULE:?} check=${CSMS_CHECK:?}
 pamrun=$(dirname "$check")/tests/pamrun
+# CC may be several words (ccache gcc)
 cc=${CC:-cc}
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root"; exit 77
@@ -22,15 +25,38 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-# The premise: the loader binds the system's libcurl.so.4 at dlopen, whatever the mode.
-real=$("$cc" -print-file-name=libcurl.so.4)
-if [ "$real" = libcurl.so.4 ]; then
-	bad "the compiler cannot find libcurl.so.4"
-elif readelf -d "$real" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW|\(BIND_NOW\)'; then
-	ok
-else
-	bad "$real is not linked -z now: src/http.c must load it RTLD_NOW"
+# The premise: the loader binds the system's libcurl.so.4, libssl and libcrypto at dlopen,
+# whatever the mode. Asked of the loader itself: which files does it load?
+cat >"$dir/which.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		void *h = dlopen(argv[i], RTLD_LAZY | RTLD_LOCAL);
+		struct link_map *m;
+
+		if (h == NULL || dlinfo(h, RTLD_DI_LINKMAP, &m) != 0)
+			return 1;
+		puts(m->l_name);
+	}
+	return 0;
+}
+EOF
+# shellcheck disable=SC2086
+if ! $cc -o "$dir/which" "$dir/which.c" -ldl ||
+	! libs=$("$dir/which" libcurl.so.4 libssl.so.3 libcrypto.so.3); then
+	echo "FAIL: cannot find the system's libcurl.so.4, libssl.so.3 and libcrypto.so.3"; exit 1
 fi
+for lib in $libs; do
+	if readelf -d "$lib" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW|\(BIND_NOW\)'; then
+		ok
+	else
+		bad "$lib is not linked -z now: src/http.c must load libcurl RTLD_NOW"
+	fi
+done
 
 # Three stand-ins for libcurl.so.4: one without its functions, and two with them whose
 # curl_global_init needs a function no library has, linked -z now and -z lazy.
@@ -50,10 +76,17 @@ void *curl_slist_append(void *l, const char *s) { (void)l; (void)s; return 0; }
 void curl_slist_free_all(void *l) { (void)l; }
 EOF
 mkdir "$dir/empty" "$dir/now" "$dir/lazy"
-if ! "$cc" -shared -fPIC -o "$dir/empty/libcurl.so.4" "$dir/empty.c" ||
-	! "$cc" -shared -fPIC -Wl,-z,now -o "$dir/now/libcurl.so.4" "$dir/broken.c" ||
-	! "$cc" -shared -fPIC -Wl,-z,lazy -o "$dir/lazy/libcurl.so.4" "$dir/broken.c"; then
+# shellcheck disable=SC2086
+if ! $cc -shared -fPIC -o "$dir/empty/libcurl.so.4" "$dir/empty.c" ||
+	! $cc -shared -fPIC -Wl,-z,now -o "$dir/now/libcurl.so.4" "$dir/broken.c" ||
+	! $cc -shared -fPIC -Wl,-z,lazy -o "$dir/lazy/libcurl.so.4" "$dir/broken.c"; then
 	echo "FAIL: cannot build the stand-in libraries"; exit 1
+fi
+# the control: the lazily linked one really binds that function lazily (no -fno-plt default)
+if readelf -rW "$dir/lazy/libcurl.so.4" | grep -q 'JUMP_SLOT.*csms_test_no_such_function'; then
+	ok
+else
+	bad "the -z lazy stand-in does not bind csms_test_no_such_function lazily"
 fi
 
 mkdir "$dir/pam.d"
@@ -87,14 +120,35 @@ pam "$dir/now" closed PAM_AUTHINFO_UNAVAIL \
 	'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'
 pam "$dir/now" open PAM_SUCCESS 'decision=fail_open reason=network'
 
-# csms-check binds everything, so it finds the lazily linked one broken too
+# The price of RTLD_LAZY, pinned: with the lazily linked one the module's dlopen succeeds
+# and the host dies when curl_global_init calls the missing function.
+before=$(requests)
+out=$(LD_LIBRARY_PATH="$dir/lazy" "$pamrun" "$dir/pam.d" closed enabled-libcurl account 2>&1)
+rc=$?
+if [ "$rc" = 127 ] && printf '%s\n' "$out" | grep -q 'symbol lookup error.*csms_test_no_such_function'; then
+	ok
+else
+	bad "module with a lazily linked broken libcurl: exit $rc (want 127, no PAM answer): $out"
+fi
+# csms-check binds everything, so it finds that one broken, and answers
 out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" -c "$dir/pam_csms.conf" enabled-libcurl 2>&1)
 rc=$?
 if [ "$rc" = 3 ] && printf '%s\n' "$out" |
-	grep -Eq 'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'; then
+	grep -Eq '^decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'; then
 	ok
 else
 	bad "csms-check with a lazily linked broken libcurl: exit $rc: $out"
+fi
+# and so does --doctor, with the fix
+out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" --doctor -c "$dir/pam_csms.conf" 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -q 'undefined.*csms_test_no_such_function.*apt-get install --reinstall libcurl4'; then
+	ok
+else
+	bad "csms-check --doctor with a lazily linked broken libcurl: exit $rc: $out"
+fi
+if [ "$(requests)" != "$before" ]; then
+	bad "a request was made with the lazily linked broken libcurl"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
