@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""The measuring half of bench/run, which starts the stand-in and then runs
+"""The measuring half of bench/run, which runs it under tests/with-standin.sh:
 
     measure.py --rounds N --conc-total M --build DIR --work DIR --user USER
-               --url https://127.0.0.1:PORT --project ID --ca CA_PEM --log LOG
 
-WORK is bench/run's private 0700 directory, with the helpers already compiled in
-WORK/bin (runner, pamtx, noop, dlcurl) and the token the stand-in wants in
-WORK/token (0600).  USER's secret is ENABLED; LOG is the stand-in's request log.
+The stand-in is found through with-standin.sh's environment (CSMS_STANDIN_URL,
+CSMS_STANDIN_PROJECT, CSMS_STANDIN_LOG, CSMS_TEST_CA). WORK is bench/run's private
+0700 directory, with the helpers already compiled in WORK/bin (runner, pamtx, noop,
+dlcurl) and the token the stand-in wants in WORK/token (0600). USER's secret is ENABLED.
 
 Every timing comes from bin/runner (posix_spawn + wait4, CLOCK_MONOTONIC), except
 the split of a request into TCP connect, TLS handshake and request+response, which
@@ -240,13 +240,13 @@ def check_status(runs, names):
 
 def curl_phases(s, n):
     """n runs of curl -w: medians of (connect, TLS handshake, request+response) in ms."""
-    fmt = "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}"
+    fmt = "%{time_connect} %{time_appconnect} %{time_total}"
     conn, tls, rest = [], [], []
     for _ in range(n):
         r = run_once(s.curl_argv("-w", fmt))
         if r.returncode != 0:
             fail("curl -w failed (exit %d): %s" % (r.returncode, r.stderr.strip()))
-        c, a, _, t = (float(x) * 1000 for x in r.stdout.split())
+        c, a, t = (float(x) * 1000 for x in r.stdout.split())
         conn.append(c)
         tls.append(a - c)
         rest.append(t - a)
@@ -266,9 +266,16 @@ def main():
     p.add_argument("--rounds", type=int, required=True)
     p.add_argument("--conc-total", type=int, required=True)
     p.add_argument("--build", required=True)
-    for arg in ("work", "user", "url", "project", "ca", "log"):
+    for arg in ("work", "user"):
         p.add_argument("--" + arg, required=True)
     args = p.parse_args()
+    try:
+        args.url = os.environ["CSMS_STANDIN_URL"]
+        args.project = os.environ["CSMS_STANDIN_PROJECT"]
+        args.ca = os.environ["CSMS_TEST_CA"]
+        args.log = os.environ["CSMS_STANDIN_LOG"]
+    except KeyError as e:
+        fail("%s is not set: run me through bench/run" % e)
     sys.stdout.reconfigure(encoding="utf-8", line_buffering=True)
 
     print("pam_csms benchmark: %d interleaved rounds, a fresh process per run, "

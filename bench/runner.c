@@ -208,20 +208,19 @@ static void run_concurrent(long conc, long total, const char *name, char *const 
 {
 	static pid_t pids[MAX_CONC];
 	static int64_t starts[MAX_CONC];
-	long started = 0, done = 0, running = 0;
+	long started = 0, done = 0;
 
 	while (done < total) {
 		struct rusage ru;
 		int status, slot;
 		pid_t pid;
 
-		for (slot = 0; slot < conc && running < conc && started < total; slot++) {
+		for (slot = 0; slot < conc && started < total; slot++) {
 			if (pids[slot] != 0)
 				continue;
 			starts[slot] = now_ns();
 			pids[slot] = spawn(argv);
 			started++;
-			running++;
 		}
 		pid = wait4(-1, &status, 0, &ru);
 		if (pid < 0) {
@@ -235,7 +234,6 @@ static void run_concurrent(long conc, long total, const char *name, char *const 
 			continue; /* not ours (cannot happen: we start no other children) */
 		report(name, now_ns() - starts[slot], &ru, status);
 		pids[slot] = 0;
-		running--;
 		done++;
 	}
 }

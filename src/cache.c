@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #define NAME_LEN CSMS_CACHE_NAME_LEN
+/* Each file starts with its key in full; the reader matches exactly what the writer wrote. */
+#define VERDICT_HEAD "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime "
+#define OUTAGE_HEAD "pam_csms outage 1\nendpoint %s\nproject %s\nreason "
 _Static_assert(NAME_LEN == 2 + 2 * CSMS_SHA256_LEN + 1, "cache file names hold a SHA-256");
 
 static void outage_release(struct csms_cache *c);
@@ -180,23 +183,20 @@ static bool parse_answer(const char *p, const char *end, struct csms_cached_answ
 	return a->state_len > 0 && p + 1 == end && *p == '\n';
 }
 
-int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
-		   struct csms_cached_answer *a)
+/* The entry in file `name` (secret's key_name), or -ENOENT. */
+static int get_named(const struct csms_cache *c, const char *name, const char *secret,
+		     int64_t now_ms, struct csms_cached_answer *a)
 {
-	char name[NAME_LEN], head[1024];
+	char head[1024];
 	char *buf;
 	size_t len;
 	const char *p, *end;
 	bool ok;
 
 	memset(a, 0, sizeof(*a));
-	if (c->dirfd < 0)
-		return -ENOENT;
-	key_name(name, 'v', c->endpoint, c->project, secret);
 	if (read_entry(c->dirfd, name, &buf, &len) != 0)
 		return -ENOENT;
-	snprintf(head, sizeof(head), "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime ",
-		 c->endpoint, c->project, secret);
+	snprintf(head, sizeof(head), VERDICT_HEAD, c->endpoint, c->project, secret);
 	p = buf;
 	end = buf + len;
 	ok = take(&p, end, head) && take_number(&p, end, &a->time_ms) && a->time_ms > 0 &&
@@ -209,47 +209,54 @@ int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_m
 	return 0;
 }
 
+int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
+		   struct csms_cached_answer *a)
+{
+	char name[NAME_LEN];
+
+	if (c->dirfd < 0) {
+		memset(a, 0, sizeof(*a));
+		return -ENOENT;
+	}
+	key_name(name, 'v', c->endpoint, c->project, secret);
+	return get_named(c, name, secret, now_ms, a);
+}
+
 int csms_cache_put(const struct csms_cache *c, const char *secret,
 		   const struct csms_cached_answer *a)
 {
 	char name[NAME_LEN], text[CSMS_CACHE_ENTRY_MAX], *p;
 	struct csms_cached_answer now;
 	size_t room;
-	int n;
+	int n, rc = -EINVAL;
 
 	if (c->dirfd < 0)
 		return -ENOENT;
-	/* two checks at once: the answer asked for later wins, whichever finishes last */
-	if (csms_cache_get(c, secret, csms_wall_ms(), &now) == 0 && now.time_ms > a->time_ms)
-		return 0;
 	key_name(name, 'v', c->endpoint, c->project, secret);
-	n = snprintf(text, sizeof(text),
-		     "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime %" PRId64
-		     "\nanswer %s",
-		     c->endpoint, c->project, secret, a->time_ms,
+	/* two checks at once: the answer asked for later wins, whichever finishes last */
+	if (get_named(c, name, secret, csms_wall_ms(), &now) == 0 && now.time_ms > a->time_ms)
+		return 0;
+	n = snprintf(text, sizeof(text), VERDICT_HEAD "%" PRId64 "\nanswer %s", c->endpoint,
+		     c->project, secret, a->time_ms,
 		     a->missing ? "missing\n" : !a->has_state ? "nostate\n" : "state ");
 	if (n < 0 || (size_t)n >= sizeof(text))
-		return -ENAMETOOLONG;
+		goto failed;
 	p = text + n;
 	room = sizeof(text) - (size_t)n;
 	if (!a->missing && a->has_state) {
 		if (a->state_len == 0 || a->state_len > CSMS_STATE_MAX || room < 2 * a->state_len + 2)
-			return -EINVAL;
+			goto failed;
 		for (size_t i = 0; i < a->state_len; i++)
 			p += snprintf(p, 3, "%02x", (unsigned char)a->state[i]);
 		*p++ = '\n';
 	}
-	return write_atomic(c->dirfd, name, text, (size_t)(p - text));
-}
-
-void csms_cache_drop(const struct csms_cache *c, const char *secret)
-{
-	char name[NAME_LEN];
-
-	if (c->dirfd < 0)
-		return;
-	key_name(name, 'v', c->endpoint, c->project, secret);
+	rc = write_atomic(c->dirfd, name, text, (size_t)(p - text));
+	if (rc == 0)
+		return 0;
+failed:
+	/* the older answer must not stay in place of the one that could not be kept */
 	(void)unlinkat(c->dirfd, name, 0);
+	return rc;
 }
 
 /* ---- outage damping ----------------------------------------------------------------- */
@@ -279,8 +286,7 @@ static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_o
 
 	if (read_entry(c->dirfd, c->scope, &buf, &len) != 0)
 		return false;
-	snprintf(head, sizeof(head), "pam_csms outage 1\nendpoint %s\nproject %s\nreason ",
-		 c->endpoint, c->project);
+	snprintf(head, sizeof(head), OUTAGE_HEAD, c->endpoint, c->project);
 	p = buf;
 	end = buf + len;
 	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) &&
@@ -319,7 +325,7 @@ static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
 			return true; /* cannot coordinate: asking is the safe side */
 		if (fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue; /* released meanwhile */
-		if ((int64_t)st.st_mtime * 1000 + st.st_mtim.tv_nsec / 1000000 + stale_ms > now_ms &&
+		if (csms_timespec_ms(&st.st_mtim) + stale_ms > now_ms &&
 		    S_ISREG(st.st_mode))
 			return false;
 		/* left behind by a check that died (or not a file at all): take it over */
@@ -358,9 +364,7 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 						 : prev.window_ms * 2;
 	}
 	next.until_ms = now_ms + next.window_ms;
-	n = snprintf(text, sizeof(text),
-		     "pam_csms outage 1\nendpoint %s\nproject %s\nreason %s\nwindow %" PRId64
-		     "\nuntil %" PRId64 "\n",
+	n = snprintf(text, sizeof(text), OUTAGE_HEAD "%s\nwindow %" PRId64 "\nuntil %" PRId64 "\n",
 		     c->endpoint, c->project, csms_reason_name(reason), next.window_ms,
 		     next.until_ms);
 	if (n > 0 && (size_t)n < sizeof(text))
@@ -381,7 +385,7 @@ static void outage_release(struct csms_cache *c)
 {
 	char name[NAME_LEN];
 
-	if (c->dirfd < 0 || !c->holding_probe)
+	if (!c->holding_probe) /* only ever set with the directory open */
 		return;
 	probe_name(c, name);
 	(void)unlinkat(c->dirfd, name, 0);

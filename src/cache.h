@@ -57,12 +57,10 @@ void csms_cache_close(struct csms_cache *c);
 int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
 		   struct csms_cached_answer *a);
 /* Replace the entry atomically (temporary file, then rename), mode 0600, unless the entry
- * there holds an answer asked for later. */
+ * there holds an answer asked for later. When the answer cannot be written the entry is
+ * removed: an older answer must not stand in for it. */
 int csms_cache_put(const struct csms_cache *c, const char *secret,
 		   const struct csms_cached_answer *a);
-
-/* Remove the entry (when a fresh answer could not be written, the old one must not stay). */
-void csms_cache_drop(const struct csms_cache *c, const char *secret);
 
 /*
  * Before asking CSMS: true when an outage window is in effect (*o says which) and this check

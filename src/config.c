@@ -420,11 +420,7 @@ static int set_proxy(struct csms_config *cfg, const char *v, char *err, size_t e
 
 static int set_cache_dir(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
-	int rc = set_path(&cfg->cache_dir, "cache_dir", v, err, errlen);
-
-	if (rc == 0)
-		cfg->cache_dir_set = true;
-	return rc;
+	return set_path(&cfg->cache_dir, "cache_dir", v, err, errlen);
 }
 
 static int set_cache_ttl(struct csms_config *cfg, const char *v, char *err, size_t errlen)
@@ -522,8 +518,7 @@ int csms_config_init(struct csms_config *cfg)
 	cfg->retries = 2;
 	cfg->token_file = strdup(CSMS_DEFAULT_TOKEN_FILE);
 	cfg->secret_template = strdup("%u");
-	cfg->cache_dir = strdup(CSMS_DEFAULT_CACHE_DIR);
-	if (cfg->token_file == NULL || cfg->secret_template == NULL || cfg->cache_dir == NULL)
+	if (cfg->token_file == NULL || cfg->secret_template == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -618,8 +613,6 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 		csms_errf(err, errlen, "%s: larger than %zu bytes", name, CSMS_CONFIG_MAX_SIZE);
 		return -EFBIG;
 	}
-	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
@@ -854,14 +847,16 @@ int csms_config_load_buffer(struct csms_config *cfg, const char *name, const cha
 	ctx.cfg = cfg;
 	ctx.service = service;
 
+	/* a UTF-8 BOM is no part of line 1: not for the checks, not for inih (r55 would count
+	 * its 3 bytes in line 1's buffer) */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
 	rc = prescan(&ctx, name, buf, len, err, errlen);
 	if (rc != 0)
 		goto out;
-	/* hand inih the text without a BOM: r55 would count its 3 bytes in line 1's buffer */
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-		text = strndup(buf + 3, len - 3);
-	else
-		text = strndup(buf, len);
+	text = strndup(buf, len);
 	if (text == NULL) {
 		rc = -ENOMEM;
 		csms_errf(err, errlen, "out of memory");
@@ -930,5 +925,10 @@ int csms_config_load(struct csms_config *cfg, const char *service, int argc, con
 
 bool csms_config_keeps_state(const struct csms_config *cfg)
 {
-	return cfg->cache_ttl_ms > 0 || cfg->offline_grace_ms > 0 || cfg->cache_dir_set;
+	return cfg->cache_ttl_ms > 0 || cfg->offline_grace_ms > 0 || cfg->cache_dir != NULL;
+}
+
+const char *csms_config_cache_dir(const struct csms_config *cfg)
+{
+	return cfg->cache_dir != NULL ? cfg->cache_dir : CSMS_DEFAULT_CACHE_DIR;
 }

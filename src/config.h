@@ -45,8 +45,7 @@ struct csms_config {
 	char *ca_file;
 	char *ca_path;
 	char *proxy;
-	char *cache_dir;
-	bool cache_dir_set; /* named in the file or the arguments, not the default */
+	char *cache_dir; /* NULL unless named: see csms_config_cache_dir */
 	int64_t cache_ttl_ms;
 	int64_t offline_grace_ms;
 	bool debug;
@@ -79,6 +78,9 @@ int csms_bool_parse(const char *s, bool *out);
 /* Whether checks keep state in cache_dir: the verdict cache and outage damping. Only when
  * asked for (cache_ttl, offline_grace or cache_dir set); otherwise every check asks CSMS. */
 bool csms_config_keeps_state(const struct csms_config *cfg);
+
+/* cache_dir as named in the file or the arguments, or CSMS_DEFAULT_CACHE_DIR. */
+const char *csms_config_cache_dir(const struct csms_config *cfg);
 
 bool csms_list_contains(const struct csms_list *l, const char *s);
 

@@ -252,8 +252,7 @@ static void remember(struct csms_cache *c, const struct csms_verdict *v,
 
 	if (to_cached(v, asked, &fresh)) {
 		/* a fresh answer always replaces the entry: DISABLED takes effect */
-		if (csms_cache_put(c, v->secret, &fresh) != 0)
-			csms_cache_drop(c, v->secret);
+		(void)csms_cache_put(c, v->secret, &fresh);
 		csms_outage_clear(c);
 	} else if (is_outage(v, result)) {
 		csms_outage_record(c, csms_wall_ms(), v->reason);
@@ -420,7 +419,8 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 
 	if (keeps_state) {
 		/* an unusable cache_dir only means no cache: c.err goes into the log line */
-		(void)csms_cache_open(&cache, cfg->cache_dir, cfg->endpoint, cfg->project_id);
+		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint,
+				      cfg->project_id);
 		have_cached = csms_cache_get(&cache, v->secret, wall, &cached) == 0;
 	}
 	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
@@ -472,7 +472,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		/* in a setuid process only an outage seen by others may let anyone in */
 		unanswered(cfg, have_cached ? &cached : NULL, wall, damped || !secure, v);
 out:
-	if (keeps_state && cache.dirfd < 0 && cache.err[0] != '\0' && v->detail[0] == '\0')
+	if (cache.err[0] != '\0' && v->detail[0] == '\0') /* cache_dir could not be used */
 		csms_strlcpy(v->detail, cache.err, sizeof(v->detail));
 	csms_cache_close(&cache);
 	csms_token_free(token, token_len);

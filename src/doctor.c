@@ -222,7 +222,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		goto out;
 	}
 	if (resp.result != CSMS_HTTP_OK) {
-		bool nolib = strncmp(resp.detail, "cannot load libcurl.so.4", 24) == 0;
+		bool nolib = csms_http_global_init() == -ENOENT; /* the load's result, kept */
 
 		snprintf(msg, sizeof(msg), "no HTTP answer: %s%s", resp.detail,
 			 nolib ? "; reinstall libcurl4 and its libraries "

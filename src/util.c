@@ -33,22 +33,26 @@ void csms_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int64_t csms_wall_ms(void)
+int64_t csms_timespec_ms(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+static int64_t clock_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_gettime(clock, &ts) == 0 ? csms_timespec_ms(&ts) : 0;
+}
+
+int64_t csms_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
 }
 
 int64_t csms_now_ms(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 void csms_sleep_until_ms(int64_t until_ms)

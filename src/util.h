@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CSMS_ERRLEN 256
 
@@ -21,6 +22,9 @@ int64_t csms_now_ms(void);
 
 /* Milliseconds since the epoch: for times that other processes read back (cache_dir). */
 int64_t csms_wall_ms(void);
+
+/* A timespec (a clock reading, a file's st_mtim) in milliseconds. */
+int64_t csms_timespec_ms(const struct timespec *ts);
 
 /* Sleep until the monotonic time `until_ms`, restarting after signals. */
 void csms_sleep_until_ms(int64_t until_ms);

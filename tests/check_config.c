@@ -338,7 +338,7 @@ START_TEST(t_defaults)
 	ck_assert_ptr_null(cfg.ca_file);
 	ck_assert_ptr_null(cfg.proxy);
 	ck_assert(!cfg.debug);
-	ck_assert_str_eq(cfg.cache_dir, "/var/cache/pam_csms");
+	ck_assert_str_eq(csms_config_cache_dir(&cfg), "/var/cache/pam_csms");
 	ck_assert_int_eq(cfg.cache_ttl_ms, 0);
 	ck_assert_int_eq(cfg.offline_grace_ms, 0);
 	/* no state unless asked for */
@@ -396,7 +396,7 @@ START_TEST(t_keeps_state)
 	csms_config_free(&cfg);
 	ck_assert_int_eq(load(text, "sshd", 1, dir_arg, &cfg, err), 0);
 	ck_assert(csms_config_keeps_state(&cfg));
-	ck_assert_str_eq(cfg.cache_dir, "/run/csms");
+	ck_assert_str_eq(csms_config_cache_dir(&cfg), "/run/csms");
 	csms_config_free(&cfg);
 	/* cache_dir is not a policy key */
 	ck_assert_int_ne(load(BASE "[service sudo]\ncache_dir = /x\n", "sudo", 0, NULL, &cfg, err), 0);

@@ -63,8 +63,8 @@ switch states while the server runs.
   throttleonce                   429 (Retry-After: 1) once, then 200 ENABLED
   throttlebig                    429, Retry-After: 999999
   throttledate                   429 once with an HTTP-date Retry-After 1-2 s
-  stall                          nothing for 30 s, then 200 ENABLED (a hung CSMS)
                                    ahead, then 200 ENABLED
+  stall                          nothing for 30 s, then 200 ENABLED (a hung CSMS)
   throttleneg / throttlejunk     429, Retry-After: -5 / soon
   throttlenone                   429, no Retry-After
   throttle                       429 always, Retry-After: 1
