@@ -223,13 +223,14 @@ static bool to_cached(const struct csms_verdict *v, int64_t now, struct csms_cac
  * Failures that say CSMS as a whole cannot answer now, and so open an outage window.
  * Not those one secret, one token or this process could cause: 401/403 (IAM may refuse one
  * secret; they are quick anyway), other 4xx, bad bodies, a refused environment, local
- * resource trouble.
+ * resource trouble, and nothing at all when CSMS was never tried (attempts 0: libcurl could
+ * not be loaded or started here, which says nothing of CSMS).
  */
 static bool is_outage(const struct csms_verdict *v, enum csms_http_result result)
 {
 	if (v->decision != CSMS_DECISION_UNAVAILABLE && v->decision != CSMS_DECISION_FAIL_OPEN)
 		return false;
-	if (result == CSMS_HTTP_REFUSED)
+	if (result == CSMS_HTTP_REFUSED || v->attempts == 0)
 		return false;
 	switch (v->reason) {
 	case CSMS_REASON_NETWORK:

@@ -510,12 +510,23 @@ START_TEST(t_unsafe_dir_refused)
 }
 END_TEST
 
-/* csms-check -c CONF -o OPT [--no-cache] enabled-nocache, output discarded: its status. */
-static int csms_check(char *conf, char *opt, bool no_cache)
+/* csms-check -c CONF -o OPT [-o OPT2] [--no-cache] enabled-nocache, output discarded: its
+ * status. */
+static int csms_check(char *conf, char *opt, char *opt2, bool no_cache)
 {
 	char name[] = "csms-check", c[] = "-c", o[] = "-o", nc[] = "--no-cache";
 	char user[] = "enabled-nocache";
-	char *argv[] = { name, c, conf, o, opt, no_cache ? nc : user, no_cache ? user : NULL, NULL };
+	char *argv[10] = { name, c, conf, o, opt };
+	int n = 5;
+
+	if (opt2 != NULL) {
+		argv[n++] = o;
+		argv[n++] = opt2;
+	}
+	if (no_cache)
+		argv[n++] = nc;
+	argv[n++] = user;
+	argv[n] = NULL;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status;
@@ -533,21 +544,46 @@ static int csms_check(char *conf, char *opt, bool no_cache)
 START_TEST(t_csms_check_no_cache)
 {
 	char *dir = t_scratch(), *conf = t_config(dir, "cache_ttl = 1h\nretries = 0", "");
-	char *cache = t_path(dir, "cache"), *opt;
+	char *cache = t_path(dir, "cache"), *opt, *entry, *outage, *text, *after;
+	char ttl0[] = "cache_ttl=0";
 	struct stat st;
 	int before = t_requests_for("enabled-nocache");
 
 	t_states("");
 	if (asprintf(&opt, "cache_dir=%s", cache) < 0)
 		abort();
-	ck_assert_int_eq(csms_check(conf, opt, true), 0);
-	ck_assert_int_eq(csms_check(conf, opt, true), 0);
+	ck_assert_int_eq(csms_check(conf, opt, NULL, true), 0);
+	ck_assert_int_eq(csms_check(conf, opt, NULL, true), 0);
 	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 2);
 	ck_assert_int_ne(stat(cache, &st), 0);
 	/* without it, csms-check decides exactly as the module: the answer is cached */
-	ck_assert_int_eq(csms_check(conf, opt, false), 0);
-	ck_assert_int_eq(csms_check(conf, opt, false), 0);
+	ck_assert_int_eq(csms_check(conf, opt, NULL, false), 0);
+	ck_assert_int_eq(csms_check(conf, opt, NULL, false), 0);
 	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 3);
+	/* whatever the cache says, --no-cache asks, and leaves the entry as it was */
+	entry = only_file(dir, "v-");
+	text = t_slurp(entry);
+	t_states("enabled-nocache=DISABLED\n");
+	ck_assert_int_eq(csms_check(conf, opt, NULL, true), 1);
+	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 4);
+	after = t_slurp(entry);
+	ck_assert_str_eq(after, text);
+	free(after);
+	free(text);
+	/* and whatever an outage window says: it asks, and leaves the window as it was */
+	t_states("*=err503\n");
+	ck_assert_int_eq(csms_check(conf, opt, ttl0, false), 3);
+	outage = only_file(dir, "o-");
+	text = t_slurp(outage);
+	ck_assert_int_eq(csms_check(conf, opt, ttl0, true), 3);
+	ck_assert_int_eq(t_requests_for("enabled-nocache") - before, 6);
+	after = t_slurp(outage);
+	ck_assert_str_eq(after, text);
+	t_states("");
+	free(after);
+	free(text);
+	free(outage);
+	free(entry);
 	free(opt);
 	free(cache);
 	free(conf);

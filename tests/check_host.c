@@ -588,15 +588,33 @@ static bool libcurl_mapped(void)
 START_TEST(t_lazy_libcurl)
 {
 	char *dir = t_scratch(), *args = t_conf_args(dir, "bypass_users = breakglass", "");
+	char *dir2 = t_scratch(), *more, *cached;
+	int status;
+	pid_t pid;
 
+	if (asprintf(&more, "cache_dir = %s/cache\ncache_ttl = 1h", dir2) < 0)
+		abort();
+	cached = t_conf_args(dir2, more, "");
 	ck_assert(!libcurl_mapped());
 	ck_assert_int_eq(t_pam("sshd", "breakglass", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
 	ck_assert_int_eq(t_pam("sshd", "..", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
 	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", "conf=/nonexistent", T_ACCOUNT, 0).rc,
 			 PAM_SERVICE_ERR);
+	/* a cache hit: the answer was kept by another process (which loaded libcurl) */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(t_pam("sshd", "enabled-lazy", cached, T_ACCOUNT, 0).rc == PAM_SUCCESS ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", cached, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	t_assert_log_field("source", "cache");
 	ck_assert_msg(!libcurl_mapped(), "libcurl loaded without a request");
 	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert(libcurl_mapped());
+	free(cached);
+	free(more);
+	free(dir2);
 	free(args);
 	free(dir);
 }

@@ -75,11 +75,13 @@ const char *curl_easy_strerror(int c) { (void)c; return ""; }
 void *curl_slist_append(void *l, const char *s) { (void)l; (void)s; return 0; }
 void curl_slist_free_all(void *l) { (void)l; }
 EOF
-mkdir "$dir/empty" "$dir/now" "$dir/lazy"
+sed 's/csms_test_no_such_function();/return 2;/' "$dir/broken.c" >"$dir/initfail.c"
+mkdir "$dir/empty" "$dir/now" "$dir/lazy" "$dir/initfail"
 # shellcheck disable=SC2086
 if ! $cc -shared -fPIC -o "$dir/empty/libcurl.so.4" "$dir/empty.c" ||
 	! $cc -shared -fPIC -Wl,-z,now -o "$dir/now/libcurl.so.4" "$dir/broken.c" ||
-	! $cc -shared -fPIC -Wl,-z,lazy -o "$dir/lazy/libcurl.so.4" "$dir/broken.c"; then
+	! $cc -shared -fPIC -Wl,-z,lazy -o "$dir/lazy/libcurl.so.4" "$dir/broken.c" ||
+	! $cc -shared -fPIC -o "$dir/initfail/libcurl.so.4" "$dir/initfail.c"; then
 	echo "FAIL: cannot build the stand-in libraries"; exit 1
 fi
 # the control: the lazily linked one really binds that function lazily (no -fno-plt default)
@@ -119,6 +121,10 @@ pam "$dir/empty" open PAM_SUCCESS 'decision=fail_open reason=network'
 pam "$dir/now" closed PAM_AUTHINFO_UNAVAIL \
 	'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'
 pam "$dir/now" open PAM_SUCCESS 'decision=fail_open reason=network'
+# curl_global_init fails (CURLE_FAILED_INIT): the same, CSMS cannot answer
+pam "$dir/initfail" closed PAM_AUTHINFO_UNAVAIL \
+	'decision=unavailable reason=network .*detail=libcurl\\x20initialisation\\x20failed$'
+pam "$dir/initfail" open PAM_SUCCESS 'decision=fail_open reason=network'
 
 # The price of RTLD_LAZY, pinned: with the lazily linked one the module's dlopen succeeds
 # and the host dies when curl_global_init calls the missing function.
@@ -138,6 +144,17 @@ if [ "$rc" = 3 ] && printf '%s\n' "$out" |
 	ok
 else
 	bad "csms-check with a lazily linked broken libcurl: exit $rc: $out"
+fi
+# a failure to load libcurl says nothing of CSMS: no outage window for the other checks
+mkdir -m 700 "$dir/cache"
+out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" \
+	-o offline_grace=1h enabled-libcurl 2>&1)
+rc=$?
+if [ "$rc" = 3 ] && [ -z "$(find "$dir/cache" -name 'o-*')" ] &&
+	printf '%s\n' "$out" | grep -q 'source=none .*attempts=0 '; then
+	ok
+else
+	bad "a libcurl that cannot load opened an outage window (exit $rc): $(ls "$dir/cache") $out"
 fi
 # and so does --doctor, with the fix
 out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" --doctor -c "$dir/pam_csms.conf" 2>&1)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # In a secure-execution process (a setuid csms-check here, like setuid su or sudo),
-# fail_mode=open is not honoured and its own failure opens no outage window: the caller
-# could cause the outage. A window recorded by an ordinary process is believed. Needs root.
+# fail_mode=open is not honoured, and its own failure opens no outage window and gets no
+# stale permit from offline_grace: the caller could cause the outage. It never writes a
+# cache entry. A window recorded by an ordinary process is believed. Needs root.
 set -u
 check=${CSMS_CHECK:?}
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
@@ -49,5 +50,39 @@ run 2 '^decision=fail_open reason=network .*source=api' setpriv --reuid=nobody -
 if [ "$(outages)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no outage recorded"; fi
 # ... and within it the setuid process is off the network, and fail_mode=open applies
 run 2 '^decision=fail_open reason=network .*source=none' "$dir/csms-check" -o cache_dir="$dir/cache"
+
+# The verdict cache, with CSMS itself failing (HTTP 503) so the cache key is the same.
+check_as() { # check_as WANT_EXIT WANT_REGEX BINARY [ARGS...]: as run(), CSMS as configured
+	local out rc want=$1 re=$2
+	shift 2
+	out=$("$@" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache2" -o retries=0 \
+		-o offline_grace=1h enabled-suid 2>&1)
+	rc=$?
+	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$re"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "FAIL: $* -> $rc (want $want): $out"
+	fi
+}
+entries() { find "$dir/cache2" -name "$1-*" | wc -l; }
+install -d -o nobody -m 700 "$dir/cache2"
+# a setuid process's answer is never written
+check_as 0 '^decision=permit reason=state .*source=api' "$dir/csms-check"
+if [ "$(entries v)" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: setuid wrote an entry"; fi
+# an ordinary process's is
+check_as 0 '^decision=permit reason=state .*source=api' setpriv --reuid=nobody --regid=nogroup \
+	--clear-groups "$check"
+if [ "$(entries v)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no entry written"; fi
+echo '*=err503' >"${CSMS_STANDIN_STATES:?}"
+# the setuid process's own failure: that young ENABLED lets no one in, and opens no window
+check_as 3 '^decision=unavailable reason=http .*source=api' "$dir/csms-check"
+if [ "$(entries o)" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: setuid failure recorded an outage"; fi
+# an ordinary process's failure: a stale permit, and a window ...
+check_as 0 '^decision=permit reason=state .*source=stale' setpriv --reuid=nobody --regid=nogroup \
+	--clear-groups "$check"
+if [ "$(entries o)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no outage recorded"; fi
+# ... within which the setuid process gets the stale permit too
+check_as 0 '^decision=permit reason=state .*source=stale' "$dir/csms-check"
+rm -f "$CSMS_STANDIN_STATES"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
