@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include "doctor.h"
+#include "cache.h"
 #include "config.h"
 #include "decision.h"
 #include "http.h"
@@ -121,6 +122,56 @@ static void check_credentials(struct report *r, const struct csms_config *cfg, c
 	ok(r, "credentials", msg);
 }
 
+/* The cache is optional: a directory the module would refuse only costs its speed. */
+static void check_cache(struct report *r, const struct csms_config *cfg)
+{
+	const char *dir = csms_config_cache_dir(cfg);
+	struct csms_cache c;
+	char msg[1024];
+
+	if (!csms_config_keeps_state(cfg)) {
+		ok(r, "cache",
+		   "off (no cache_dir, cache_ttl or offline_grace): every check asks CSMS");
+		return;
+	}
+	if (csms_cache_open(&c, dir, cfg->endpoint, cfg->project_id) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "%s; until it is a root-owned directory no one else can write, every "
+			 "check asks CSMS (see cache_dir in pam_csms.conf(5))",
+			 c.err);
+		failed(r, "cache", msg);
+		return;
+	}
+	if (faccessat(c.dirfd, ".", W_OK, AT_EACCESS) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "cannot write to %s: %s; answers are not kept and outages not damped",
+			 dir, strerror(errno));
+		failed(r, "cache", msg);
+	} else {
+		snprintf(msg, sizeof(msg), "%s: a directory no one else can write", dir);
+		ok(r, "cache", msg);
+	}
+	csms_cache_close(&c);
+}
+
+/* Load libcurl as csms-check does (every symbol bound: csms_http_bind_now) and start it. */
+static bool check_libcurl(struct report *r)
+{
+	char why[CSMS_ERRLEN], msg[1024];
+	int rc = csms_http_ready(why, sizeof(why));
+
+	if (rc == 0) {
+		ok(r, "libcurl", "libcurl.so.4 and every library it needs load and start");
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "%s; %s", why,
+		 rc == -EPERM ? "unset SSLKEYLOGFILE, under which no check runs"
+			      : "reinstall libcurl4 and its libraries "
+				"(apt-get install --reinstall libcurl4)");
+	failed(r, "libcurl", msg);
+	return false;
+}
+
 int csms_doctor(int argc, const char *const *argv, FILE *out)
 {
 	struct report r = { out, 0 };
@@ -131,7 +182,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	char err[CSMS_ERRLEN], msg[1024], host[256], port[8], url[512];
 	char *token = NULL, *ca = NULL;
 	size_t token_len = 0, ca_len = 0;
-	bool files_ok, net_ok = false;
+	bool files_ok, curl_ok, net_ok = false;
 	int rc;
 
 	memset(&resp, 0, sizeof(resp));
@@ -142,9 +193,9 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	if (rc != 0) {
 		snprintf(msg, sizeof(msg), "%s; fix it (see pam_csms.conf(5))", err);
 		failed(&r, "config", msg);
-		for (const char *const *c = (const char *const[]){ "files", "credentials", "dns",
-								    "tcp", "tls", "clock", "api",
-								    NULL };
+		for (const char *const *c = (const char *const[]){ "files", "credentials", "cache",
+								    "libcurl", "dns", "tcp", "tls",
+								    "clock", "api", NULL };
 		     *c; c++)
 			skipped(&r, *c);
 		goto out;
@@ -164,6 +215,8 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		ok(&r, "files", "config and CA files: owner and mode are safe");
 	}
 	check_credentials(&r, &cfg, &token, &token_len);
+	check_cache(&r, &cfg);
+	curl_ok = check_libcurl(&r);
 
 	endpoint_host_port(cfg.endpoint, host, sizeof(host), port, sizeof(port));
 	rc = getaddrinfo(host, port, &hints, &ai);
@@ -189,7 +242,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		}
 		freeaddrinfo(ai);
 	}
-	if (!net_ok || !files_ok || token == NULL) {
+	if (!net_ok || !files_ok || !curl_ok || token == NULL) {
 		skipped(&r, "tls");
 		skipped(&r, "clock");
 		skipped(&r, "api");
@@ -222,12 +275,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		goto out;
 	}
 	if (resp.result != CSMS_HTTP_OK) {
-		bool nolib = csms_http_global_init() == -ENOENT; /* the load's result, kept */
-
-		snprintf(msg, sizeof(msg), "no HTTP answer: %s%s", resp.detail,
-			 nolib ? "; reinstall libcurl4 and its libraries "
-				 "(apt-get install --reinstall libcurl4)"
-			       : "");
+		snprintf(msg, sizeof(msg), "no HTTP answer: %s", resp.detail);
 		failed(&r, "tls", msg);
 		skipped(&r, "clock");
 		skipped(&r, "api");

@@ -125,6 +125,27 @@ int csms_http_global_init(void)
 	return init_result;
 }
 
+int csms_http_ready(char *why, size_t len)
+{
+	int rc = csms_http_global_init();
+
+	switch (rc) {
+	case 0:
+		csms_strlcpy(why, "", len);
+		break;
+	case -EPERM:
+		csms_strlcpy(why, "refusing: SSLKEYLOGFILE is set", len);
+		break;
+	case -ENOENT:
+		snprintf(why, len, "cannot load libcurl.so.4: %s", load_error);
+		break;
+	default:
+		csms_strlcpy(why, "libcurl initialisation failed", len);
+		break;
+	}
+	return rc;
+}
+
 struct transfer {
 	int socket_errno; /* a local failure to make a socket (EMFILE, ENOMEM, ...) */
 	char *body;
@@ -504,21 +525,14 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 	memset(&t, 0, sizeof(t));
 	resp->result = CSMS_HTTP_MEMORY;
 
-	switch (csms_http_global_init()) {
+	switch (csms_http_ready(resp->detail, sizeof(resp->detail))) {
 	case 0:
 		break;
 	case -EPERM:
 		resp->result = CSMS_HTTP_REFUSED;
-		csms_strlcpy(resp->detail, "refusing: SSLKEYLOGFILE is set", sizeof(resp->detail));
-		return;
-	case -ENOENT:
-		resp->result = CSMS_HTTP_NETWORK; /* CSMS cannot answer: fail_mode decides */
-		snprintf(resp->detail, sizeof(resp->detail), "cannot load libcurl.so.4: %s",
-			 load_error);
 		return;
 	default:
-		resp->result = CSMS_HTTP_NETWORK;
-		csms_strlcpy(resp->detail, "libcurl initialisation failed", sizeof(resp->detail));
+		resp->result = CSMS_HTTP_NETWORK; /* CSMS cannot answer: fail_mode decides */
 		return;
 	}
 

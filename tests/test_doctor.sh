@@ -24,7 +24,9 @@ doctor() {
 
 doctor 0 '^api +ok: ShowSecret answered HTTP' "$check" -c "$dir/pam_csms.conf" --doctor
 n=$("$check" -c "$dir/pam_csms.conf" --doctor | grep -c ' ok')
-[ "$n" = 8 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: $n of 8 checks ok"; }
+[ "$n" = 10 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: $n of 10 checks ok"; }
+doctor 0 '^cache +ok: off \(no cache_dir' "$check" -c "$dir/pam_csms.conf" --doctor
+doctor 0 '^libcurl +ok: ' "$check" -c "$dir/pam_csms.conf" --doctor
 
 doctor 1 "^config +FAIL: .*unknown key 'tmeout'.*pam_csms.conf\\(5\\)" \
 	"$check" -c "$dir/pam_csms.conf" -o tmeout=1 --doctor
@@ -40,6 +42,45 @@ chmod 600 "$dir/token"
 touch -d '2 days ago' "$dir/token"
 doctor 1 '^credentials +FAIL: .*written 4[78] h ago.*expire after 24 h' "$check" -c "$dir/pam_csms.conf" --doctor
 touch "$dir/token"
+
+# cache_dir: created 0700 when missing; refused (a FAIL, with the fix) when others can write
+doctor 0 "^cache +ok: $dir/cache: a directory no one else can write" \
+	"$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" --doctor
+if [ "$(stat -c %a "$dir/cache" 2>&1)" = 700 ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	echo "FAIL: --doctor left cache_dir as $(stat -c %a "$dir/cache" 2>&1), not 0700"
+fi
+chmod 777 "$dir/cache"
+doctor 1 "^cache +FAIL: cache_dir not used: $dir/cache: writable by group or others .*chmod go-w; .*every check asks CSMS" \
+	"$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" --doctor
+# the cache is optional: its failure stops no other check
+n=$("$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" --doctor | grep -c ' ok')
+[ "$n" = 9 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: $n of 9 checks ok with a bad cache_dir"; }
+chmod 700 "$dir/cache"
+
+# a read-only cache_dir (a read-only root file system) is named, where mounting is allowed
+mkdir -m 0700 "$dir/ro"
+if mount -t tmpfs -o ro,mode=0700 tmpfs "$dir/ro" 2>/dev/null; then
+	doctor 1 "^cache +FAIL: cannot write to $dir/ro: Read-only file system" \
+		"$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/ro" --doctor
+	umount "$dir/ro"
+else
+	echo "SKIP: cannot mount a read-only tmpfs here (read-only cache_dir)"
+fi
+
+# under SSLKEYLOGFILE no check runs libcurl: named on its own line, the network ones skipped
+doctor 1 '^libcurl +FAIL: refusing: SSLKEYLOGFILE is set; unset SSLKEYLOGFILE' \
+	env SSLKEYLOGFILE="$dir/keys" "$check" -c "$dir/pam_csms.conf" --doctor
+doctor 1 '^tls +FAIL: not checked, an earlier check failed' \
+	env SSLKEYLOGFILE="$dir/keys" "$check" -c "$dir/pam_csms.conf" --doctor
+if [ -e "$dir/keys" ]; then
+	fail=$((fail + 1))
+	echo "FAIL: --doctor wrote TLS secrets to SSLKEYLOGFILE"
+else
+	pass=$((pass + 1))
+fi
 
 # a 70-byte label is refused by the resolver itself: no query leaves the machine
 long=$(printf 'a%.0s' $(seq 70)).example

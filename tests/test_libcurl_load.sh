@@ -159,7 +159,7 @@ fi
 # and so does --doctor, with the fix
 out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" --doctor -c "$dir/pam_csms.conf" 2>&1)
 rc=$?
-if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -q 'undefined.*csms_test_no_such_function.*apt-get install --reinstall libcurl4'; then
+if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -Eq '^libcurl +FAIL: .*undefined.*csms_test_no_such_function.*apt-get install --reinstall libcurl4'; then
 	ok
 else
 	bad "csms-check --doctor with a lazily linked broken libcurl: exit $rc: $out"
