@@ -321,6 +321,10 @@ def report(args, names, runs, requests, phases, conc, overflows):
     print("ratios of medians")
     print(ratio("csms/curl     b/e", med["csms"] / med["curl"], "≤", 1.1))
     print(ratio("exec/csms     d/b", med["exec"] / med["csms"], "≥", 2))
+    # what exec/csms would be if the module added nothing to the curl tool's work (the
+    # same library loading and TLS) but the PAM transaction itself: its ceiling this run
+    print("    ceiling d/(e + libpam) %.3f: a module costing nothing of its own"
+          % (med["exec"] / (med["curl"] + med["permit"] - med["noop"])))
     if "cached" in names:
         print(ratio("cached/permit c/a", med["cached"] / med["permit"], "≤", 1.3))
     else:

@@ -11,6 +11,14 @@ fi
 if readelf -d "$so" | grep -q 'NEEDED.*libcurl'; then
 	echo "FAIL: the module links libcurl"; fail=1
 fi
+# inih linked in (configure.ac, unless --without-static-inih): one library fewer to load
+case ${CSMS_INIH_LIBS:-} in
+*.a)
+	if readelf -d "$so" | grep -q 'NEEDED.*libinih'; then
+		echo "FAIL: configured with $CSMS_INIH_LIBS, but the module loads libinih.so"; fail=1
+	fi
+	;;
+esac
 for f in NODELETE NOW; do
 	readelf -d "$so" | grep -q "FLAGS_1.*$f" || { echo "FAIL: FLAGS_1 lacks $f"; fail=1; }
 done
