@@ -2,21 +2,23 @@
 #include "buildconf.h"
 
 #include "doctor.h"
-#include "cache.h"
 #include "config.h"
 #include "decision.h"
 #include "http.h"
+#include "safefile.h"
 #include "token.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,36 +124,84 @@ static void check_credentials(struct report *r, const struct csms_config *cfg, c
 	ok(r, "credentials", msg);
 }
 
-/* The cache is optional: a directory the module would refuse only costs its speed. */
-static void check_cache(struct report *r, const struct csms_config *cfg)
+static bool read_only(int fd)
 {
-	const char *dir = csms_config_cache_dir(cfg);
-	struct csms_cache c;
-	char msg[1024];
+	struct statvfs vfs;
 
-	if (!csms_config_keeps_state(cfg)) {
-		ok(r, "cache",
-		   "off (no cache_dir, cache_ttl or offline_grace): every check asks CSMS");
-		return;
-	}
-	if (csms_cache_open(&c, dir, cfg->endpoint, cfg->project_id) != 0) {
-		snprintf(msg, sizeof(msg),
-			 "%s; until it is a root-owned directory no one else can write, every "
-			 "check asks CSMS (see cache_dir in pam_csms.conf(5))",
-			 c.err);
+	return fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+}
+
+/* cache_dir is missing: fine if the module can create it, its parent passing the checks. */
+static void check_cache_parent(struct report *r, const char *dir)
+{
+	char err[CSMS_ERRLEN], msg[1024], parent[PATH_MAX];
+	char *slash;
+	int fd;
+
+	csms_strlcpy(parent, dir, sizeof(parent));
+	slash = strrchr(parent, '/');
+	if (slash != NULL)
+		slash[slash == parent ? 1 : 0] = '\0';
+	fd = csms_dir_open(parent, 0, err, sizeof(err));
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "%s does not exist and the module cannot create it: %s",
+			 dir, err);
 		failed(r, "cache", msg);
 		return;
 	}
-	if (faccessat(c.dirfd, ".", W_OK, AT_EACCESS) != 0) {
+	if (read_only(fd)) {
 		snprintf(msg, sizeof(msg),
-			 "cannot write to %s: %s; answers are not kept and outages not damped",
-			 dir, strerror(errno));
+			 "%s does not exist and %.400s is on a read-only file system; name a "
+			 "cache_dir on a writable one",
+			 dir, parent);
+		failed(r, "cache", msg);
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "%s does not exist yet; the first check creates it (mode 0700)", dir);
+		ok(r, "cache", msg);
+	}
+	close(fd);
+}
+
+/*
+ * The cache is optional: a cache_dir the module refuses costs speed, never a login. Only
+ * looked at: the module creates it (0700) on its first check, the doctor never does.
+ */
+static void check_cache(struct report *r, const struct csms_config *cfg)
+{
+	const char *dir = csms_config_cache_dir(cfg);
+	char err[CSMS_ERRLEN], msg[1024];
+	int fd;
+
+	if (!csms_config_keeps_state(cfg)) {
+		ok(r, "cache", "off for csms-check (no cache_dir, cache_ttl or offline_grace; a "
+			       "[service] section may still turn it on)");
+		return;
+	}
+	fd = csms_dir_open(dir, 0, err, sizeof(err));
+	if (fd == -ENOENT) {
+		check_cache_parent(r, dir);
+		return;
+	}
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "%s; %s", err,
+			 fd == -EACCES ? "run csms-check as root, as the module runs"
+				       : "until then every check goes without the cache (see "
+					 "cache_dir in pam_csms.conf(5))");
+		failed(r, "cache", msg);
+		return;
+	}
+	if (read_only(fd)) {
+		snprintf(msg, sizeof(msg),
+			 "%s is on a read-only file system: answers are not kept and outages not "
+			 "damped; name a cache_dir on a writable one",
+			 dir);
 		failed(r, "cache", msg);
 	} else {
 		snprintf(msg, sizeof(msg), "%s: a directory no one else can write", dir);
 		ok(r, "cache", msg);
 	}
-	csms_cache_close(&c);
+	close(fd);
 }
 
 /* Load libcurl as csms-check does (every symbol bound: csms_http_bind_now) and start it. */
@@ -165,9 +215,11 @@ static bool check_libcurl(struct report *r)
 		return true;
 	}
 	snprintf(msg, sizeof(msg), "%s; %s", why,
-		 rc == -EPERM ? "unset SSLKEYLOGFILE, under which no check runs"
-			      : "reinstall libcurl4 and its libraries "
-				"(apt-get install --reinstall libcurl4)");
+		 rc == -EPERM	 ? "unset SSLKEYLOGFILE, under which no check runs"
+		 : rc == -ENOENT ? "reinstall libcurl4 and its libraries "
+				   "(apt-get install --reinstall libcurl4)"
+				 : "check the memory limits and OpenSSL's configuration "
+				   "(OPENSSL_CONF, /usr/lib/ssl/openssl.cnf)");
 	failed(r, "libcurl", msg);
 	return false;
 }
@@ -263,8 +315,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		.retries = 0,
 	};
 	csms_http_get(&hrq, &resp);
-	if (resp.result == CSMS_HTTP_TLS || resp.result == CSMS_HTTP_CA ||
-	    resp.result == CSMS_HTTP_REFUSED) {
+	if (resp.result == CSMS_HTTP_TLS || resp.result == CSMS_HTTP_CA) {
 		snprintf(msg, sizeof(msg),
 			 "%s; check ca_file/ca_path (the CA that signed the endpoint) and that the "
 			 "endpoint's host name matches its certificate",

@@ -125,6 +125,22 @@ pam "$dir/now" open PAM_SUCCESS 'decision=fail_open reason=network'
 pam "$dir/initfail" closed PAM_AUTHINFO_UNAVAIL \
 	'decision=unavailable reason=network .*detail=libcurl\\x20initialisation\\x20failed$'
 pam "$dir/initfail" open PAM_SUCCESS 'decision=fail_open reason=network'
+# --doctor names each on its libcurl line, with the fix that fits
+doctor_libcurl() { # doctor_libcurl LIBDIR WANT_LINE_REGEX
+	local out rc
+	out=$(LD_LIBRARY_PATH="$1" "$check" --doctor -c "$dir/pam_csms.conf" 2>&1)
+	rc=$?
+	if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -Eq -- "$2" &&
+		printf '%s\n' "$out" | grep -Eq '^tls +FAIL: not checked'; then
+		ok
+	else
+		bad "csms-check --doctor with $1: exit $rc, want /$2/: $out"
+	fi
+}
+doctor_libcurl "$dir/empty" \
+	'^libcurl +FAIL: cannot load libcurl.so.4: it has no curl_global_init; reinstall libcurl4'
+doctor_libcurl "$dir/initfail" \
+	'^libcurl +FAIL: libcurl initialisation failed; check the memory limits and OpenSSL'
 
 # The price of RTLD_LAZY, pinned: with the lazily linked one the module's dlopen succeeds
 # and the host dies when curl_global_init calls the missing function.
