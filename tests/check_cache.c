@@ -134,7 +134,8 @@ START_TEST(t_ttl_reuses_permit_and_deny)
 	struct stat st;
 	char *cache = t_path(dir, "cache");
 
-	t_states("");
+	/* "no such secret" is kept for an account (nobody: every Debian system has it) */
+	t_states("nobody=nf404\n");
 	/* the directory is created 0700 on first use */
 	ck_assert_int_ne(stat(cache, &st), 0);
 	expect(args, "enabled-ttl", PAM_SUCCESS, "api", 1);
@@ -147,8 +148,8 @@ START_TEST(t_ttl_reuses_permit_and_deny)
 	expect(args, "disabled-ttl", PAM_PERM_DENIED, "api", 1);
 	expect(args, "disabled-ttl", PAM_PERM_DENIED, "cache", 0);
 	t_assert_log_field("state", "DISABLED");
-	expect(args, "nf404-ttl", PAM_PERM_DENIED, "api", 1);
-	expect(args, "nf404-ttl", PAM_PERM_DENIED, "cache", 0);
+	expect(args, "nobody", PAM_PERM_DENIED, "api", 1);
+	expect(args, "nobody", PAM_PERM_DENIED, "cache", 0);
 	t_assert_log_field("reason", "not_found");
 	expect(args, "sched0103-ttl", PAM_PERM_DENIED, "api", 1);
 	expect(args, "sched0103-ttl", PAM_PERM_DENIED, "cache", 0);
@@ -198,11 +199,47 @@ START_TEST(t_ttl_policy_applies_at_read)
 	char *dir = t_scratch();
 	char *args = cache_args(dir, "cache_ttl = 1h", "[service sudo]\non_missing = ignore\n");
 
-	t_states("");
-	expect(args, "nf404-pol", PAM_PERM_DENIED, "api", 1);
-	ck_assert_int_eq(t_pam("sudo", "nf404-pol", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
+	int before = t_requests_for("nobody");
+
+	t_states("nobody=nf404\n");
+	expect(args, "nobody", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(t_pam("sudo", "nobody", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
 	t_assert_log_field("source", "cache");
-	ck_assert_int_eq(t_requests_for("nf404-pol"), 1);
+	ck_assert_int_eq(t_requests_for("nobody") - before, 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/*
+ * Anyone can make sshd's auth stack ask for any name: "no such secret" for a name the
+ * account database does not know leaves no entry (each would be a file), asked every time;
+ * it still replaces an entry there is, so an old ENABLED cannot outlive its secret.
+ */
+START_TEST(t_missing_unknown_name_not_kept)
+{
+	char *dir = t_scratch();
+	char *args = cache_args(dir, "cache_ttl = 1s\noffline_grace = 1h", "");
+
+	t_states("");
+	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
+	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
+	t_assert_log_field("reason", "not_found");
+	ck_assert_int_eq(count_files(dir), 0);
+	/* an existing secret's answer is kept for any name */
+	expect(args, "enabled-ghost", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-ghost", PAM_SUCCESS, "cache", 0);
+	ck_assert_int_eq(count_files(dir), 1);
+	/* the secret goes: its entry says so once the TTL is over... */
+	pause_ms(1100);
+	t_states("enabled-ghost=nf404\n");
+	expect(args, "enabled-ghost", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(count_files(dir), 1);
+	/* ...so an outage finds no ENABLED to permit on */
+	pause_ms(1100);
+	t_states("*=err503\n");
+	expect(args, "enabled-ghost", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	t_states("");
 	free(args);
 	free(dir);
 }
@@ -992,6 +1029,7 @@ int main(void)
 	tcase_add_test(cache, t_ttl_reuses_permit_and_deny);
 	tcase_add_test(cache, t_modes_under_umask);
 	tcase_add_test(cache, t_ttl_policy_applies_at_read);
+	tcase_add_test(cache, t_missing_unknown_name_not_kept);
 	tcase_add_test(cache, t_ttl_expires);
 	tcase_add_test(cache, t_fresh_answer_replaces);
 	tcase_add_test(cache, t_grace_permits_only_enabled_when_unanswered);
