@@ -259,6 +259,16 @@ failed:
 	return rc;
 }
 
+void csms_cache_forget(const struct csms_cache *c, const char *secret)
+{
+	char name[NAME_LEN];
+
+	if (c->dirfd < 0)
+		return;
+	key_name(name, 'v', c->endpoint, c->project, secret);
+	(void)unlinkat(c->dirfd, name, 0);
+}
+
 /* ---- outage damping ----------------------------------------------------------------- */
 
 static bool parse_reason(const char **p, const char *end, enum csms_reason *out)

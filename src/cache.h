@@ -62,6 +62,9 @@ int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_m
 int csms_cache_put(const struct csms_cache *c, const char *secret,
 		   const struct csms_cached_answer *a);
 
+/* Remove the entry, if there is one (an absent entry never lets anyone in). */
+void csms_cache_forget(const struct csms_cache *c, const char *secret);
+
 /*
  * Before asking CSMS: true when an outage window is in effect (*o says which) and this check
  * must not use the network. When a window has run out, exactly one check (the one that

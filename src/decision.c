@@ -247,13 +247,15 @@ static bool is_outage(const struct csms_verdict *v, enum csms_http_result result
 
 /* Keep what CSMS said (or that it could not say) for the next checks. */
 static void remember(struct csms_cache *c, const struct csms_verdict *v,
-		     enum csms_http_result result, int64_t asked, bool may_add_missing)
+		     enum csms_http_result result, int64_t asked, bool keep_missing)
 {
 	struct csms_cached_answer fresh;
 
 	if (to_cached(v, asked, &fresh)) {
 		/* a fresh answer always replaces the entry: DISABLED takes effect */
-		if (!fresh.missing || may_add_missing)
+		if (fresh.missing && !keep_missing)
+			csms_cache_forget(c, v->secret);
+		else
 			(void)csms_cache_put(c, v->secret, &fresh);
 		csms_outage_clear(c);
 	} else if (is_outage(v, result)) {
@@ -468,10 +470,10 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		 * passes for newer than one given meanwhile. A setuid caller can stop itself
 		 * between answer and write, or kill the write (SIGXFSZ): it only reads.
 		 * Anyone can make sshd's auth stack ask for any name, so "no such secret"
-		 * adds an entry only for a name the account database knows (or replaces
-		 * one); every other answer is about a secret that exists. */
+		 * is kept only for a name the account database knows; for another, any
+		 * entry there is removed. Every other answer is about a secret that exists. */
 		if (!secure)
-			remember(&cache, v, result, wall, rq->account_name != NULL || have_cached);
+			remember(&cache, v, result, wall, rq->account_name != NULL);
 	}
 	if (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN)
 		/* in a setuid process only an outage seen by others may let anyone in */

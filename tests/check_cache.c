@@ -157,6 +157,7 @@ START_TEST(t_ttl_reuses_permit_and_deny)
 	/* the auth hook reads the same entry */
 	ck_assert_int_eq(t_pam("sshd", "disabled-ttl", args, T_AUTH, 0).rc, PAM_AUTH_ERR);
 	ck_assert_int_eq(t_requests_for("disabled-ttl"), 1);
+	t_states("");
 	free(cache);
 	free(args);
 	free(dir);
@@ -206,40 +207,6 @@ START_TEST(t_ttl_policy_applies_at_read)
 	ck_assert_int_eq(t_pam("sudo", "nobody", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
 	t_assert_log_field("source", "cache");
 	ck_assert_int_eq(t_requests_for("nobody") - before, 1);
-	free(args);
-	free(dir);
-}
-END_TEST
-
-/*
- * Anyone can make sshd's auth stack ask for any name: "no such secret" for a name the
- * account database does not know leaves no entry (each would be a file), asked every time;
- * it still replaces an entry there is, so an old ENABLED cannot outlive its secret.
- */
-START_TEST(t_missing_unknown_name_not_kept)
-{
-	char *dir = t_scratch();
-	char *args = cache_args(dir, "cache_ttl = 1s\noffline_grace = 1h", "");
-
-	t_states("");
-	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
-	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
-	t_assert_log_field("reason", "not_found");
-	ck_assert_int_eq(count_files(dir), 0);
-	/* an existing secret's answer is kept for any name */
-	expect(args, "enabled-ghost", PAM_SUCCESS, "api", 1);
-	expect(args, "enabled-ghost", PAM_SUCCESS, "cache", 0);
-	ck_assert_int_eq(count_files(dir), 1);
-	/* the secret goes: its entry says so once the TTL is over... */
-	pause_ms(1100);
-	t_states("enabled-ghost=nf404\n");
-	expect(args, "enabled-ghost", PAM_PERM_DENIED, "api", 1);
-	ck_assert_int_eq(count_files(dir), 1);
-	/* ...so an outage finds no ENABLED to permit on */
-	pause_ms(1100);
-	t_states("*=err503\n");
-	expect(args, "enabled-ghost", PAM_AUTHINFO_UNAVAIL, "api", 1);
-	t_states("");
 	free(args);
 	free(dir);
 }
@@ -499,6 +466,50 @@ START_TEST(t_spoiled_entry_is_absent)
 		}
 	}
 	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/*
+ * Anyone can make sshd's auth stack ask for any name: "no such secret" for a name the
+ * account database does not know leaves no entry (each would be a file) and is asked every
+ * time; any entry there is removed, even one that cannot be read now (dated ahead: it
+ * would be believed once the clock caught up), so no ENABLED outlives its secret.
+ */
+START_TEST(t_missing_unknown_name_not_kept)
+{
+	char *dir = t_scratch();
+	char *args = cache_args(dir, "cache_ttl = 1s\noffline_grace = 1h", ""), *entry;
+
+	t_states("");
+	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
+	expect(args, "nf404-ghost", PAM_PERM_DENIED, "api", 1);
+	t_assert_log_field("reason", "not_found");
+	ck_assert_int_eq(count_files(dir), 0);
+	/* an existing secret's answer is kept for any name */
+	expect(args, "enabled-ghost", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-ghost", PAM_SUCCESS, "cache", 0);
+	ck_assert_int_eq(count_files(dir), 1);
+	/* the secret goes: once the TTL is over its entry goes too... */
+	pause_ms(1100);
+	t_states("enabled-ghost=nf404\n");
+	expect(args, "enabled-ghost", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(count_files(dir), 0);
+	/* ...so an outage finds no ENABLED to permit on */
+	t_states("*=err503\n");
+	expect(args, "enabled-ghost", PAM_AUTHINFO_UNAVAIL, "api", 1);
+	/* and an entry dated ahead is removed as well */
+	pause_ms(1100);
+	t_states("");
+	expect(args, "enabled-ghost", PAM_SUCCESS, "api", 1);
+	entry = only_file(dir, "v-");
+	spoil_future(entry, dir);
+	t_states("enabled-ghost=nf404\n");
+	expect(args, "enabled-ghost", PAM_PERM_DENIED, "api", 1);
+	ck_assert_int_eq(count_files(dir), 0);
+	t_states("");
+	free(entry);
 	free(args);
 	free(dir);
 }
