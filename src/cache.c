@@ -50,7 +50,7 @@ static void key_name(char *out, char prefix, const char *a, const char *b, const
 }
 
 int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
-		    const char *project)
+		    const char *project, bool create)
 {
 	char err[CSMS_ERRLEN];
 	int fd;
@@ -59,7 +59,7 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 	c->dirfd = -1;
 	c->endpoint = endpoint;
 	c->project = project;
-	fd = csms_dir_open(dir, 0700, err, sizeof(err));
+	fd = csms_dir_open(dir, create ? 0700 : 0, err, sizeof(err));
 	if (fd < 0) {
 		csms_errf(c->err, sizeof(c->err), "cache_dir not used: %s", err);
 		return fd;

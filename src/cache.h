@@ -46,11 +46,12 @@ struct csms_outage {
 };
 
 /*
- * Open (creating it 0700 if missing) and check `dir`. Returns 0, or a negative errno with
- * c->err set; the cache is then unused (c->dirfd is -1) and the check goes on without it.
+ * Open and check `dir`, creating it 0700 if missing and `create`. Returns 0, or a negative
+ * errno with c->err set; the cache is then unused (c->dirfd is -1) and the check goes on
+ * without it.
  */
 int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
-		    const char *project);
+		    const char *project, bool create);
 void csms_cache_close(struct csms_cache *c);
 
 /* 0 and *a, or -ENOENT when there is no usable entry (corrupt, future-dated, foreign). */

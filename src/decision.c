@@ -222,15 +222,15 @@ static bool to_cached(const struct csms_verdict *v, int64_t now, struct csms_cac
 /*
  * Failures that say CSMS as a whole cannot answer now, and so open an outage window.
  * Not those one secret, one token or this process could cause: 401/403 (IAM may refuse one
- * secret; they are quick anyway), other 4xx, bad bodies, a refused environment, local
- * resource trouble, and nothing at all when CSMS was never tried (attempts 0: libcurl could
- * not be loaded or started here, which says nothing of CSMS).
+ * secret; they are quick anyway), other 4xx, bad bodies, local resource trouble, and
+ * nothing at all when CSMS was never tried (attempts 0: libcurl refused under
+ * SSLKEYLOGFILE, or could not be loaded or started here, which says nothing of CSMS).
  */
-static bool is_outage(const struct csms_verdict *v, enum csms_http_result result)
+static bool is_outage(const struct csms_verdict *v)
 {
 	if (v->decision != CSMS_DECISION_UNAVAILABLE && v->decision != CSMS_DECISION_FAIL_OPEN)
 		return false;
-	if (result == CSMS_HTTP_REFUSED || v->attempts == 0)
+	if (v->attempts == 0)
 		return false;
 	switch (v->reason) {
 	case CSMS_REASON_NETWORK:
@@ -246,8 +246,8 @@ static bool is_outage(const struct csms_verdict *v, enum csms_http_result result
 }
 
 /* Keep what CSMS said (or that it could not say) for the next checks. */
-static void remember(struct csms_cache *c, const struct csms_verdict *v,
-		     enum csms_http_result result, int64_t asked, bool keep_missing)
+static void remember(struct csms_cache *c, const struct csms_verdict *v, int64_t asked,
+		     bool keep_missing)
 {
 	struct csms_cached_answer fresh;
 
@@ -258,7 +258,7 @@ static void remember(struct csms_cache *c, const struct csms_verdict *v,
 		else
 			(void)csms_cache_put(c, v->secret, &fresh);
 		csms_outage_clear(c);
-	} else if (is_outage(v, result)) {
+	} else if (is_outage(v)) {
 		csms_outage_record(c, csms_wall_ms(), v->reason);
 	}
 }
@@ -384,6 +384,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms(), wall = csms_wall_ms();
 	/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
 	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped;
+	bool refused = false;
 	int rc;
 
 	csms_verdict_init(v);
@@ -424,7 +425,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 	if (keeps_state) {
 		/* an unusable cache_dir only means no cache: c.err goes into the log line */
 		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint,
-				      cfg->project_id);
+				      cfg->project_id, !secure);
 		have_cached = csms_cache_get(&cache, v->secret, wall, &cached) == 0;
 	}
 	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
@@ -464,7 +465,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 				     "CSMS did not answer a recent check; another check is asking it now",
 				     sizeof(v->detail));
 	} else {
-		enum csms_http_result result = ask(rq, token, ca, ca_len, start, v);
+		refused = ask(rq, token, ca, ca_len, start, v) == CSMS_HTTP_REFUSED;
 
 		/* `wall` dates the answer from before it was asked, so a slow answer never
 		 * passes for newer than one given meanwhile. A setuid caller can stop itself
@@ -473,10 +474,12 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		 * is kept only for a name the account database knows; for another, any
 		 * entry there is removed. Every other answer is about a secret that exists. */
 		if (!secure)
-			remember(&cache, v, result, wall, rq->account_name != NULL);
+			remember(&cache, v, wall, rq->account_name != NULL);
 	}
-	if (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN)
-		/* in a setuid process only an outage seen by others may let anyone in */
+	/* In a setuid process only an outage seen by others may let anyone in; the caller's
+	 * environment (SSLKEYLOGFILE) never does. */
+	if (!refused &&
+	    (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN))
 		unanswered(cfg, have_cached ? &cached : NULL, wall, damped || !secure, v);
 out:
 	if (cache.err[0] != '\0' && v->detail[0] == '\0') /* cache_dir could not be used */

@@ -131,46 +131,16 @@ static bool read_only(int fd)
 	return fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
 }
 
-/* cache_dir is missing: fine if the module can create it, its parent passing the checks. */
-static void check_cache_parent(struct report *r, const char *dir)
-{
-	char err[CSMS_ERRLEN], msg[1024], parent[PATH_MAX];
-	char *slash;
-	int fd;
-
-	csms_strlcpy(parent, dir, sizeof(parent));
-	slash = strrchr(parent, '/');
-	if (slash != NULL)
-		slash[slash == parent ? 1 : 0] = '\0';
-	fd = csms_dir_open(parent, 0, err, sizeof(err));
-	if (fd < 0) {
-		snprintf(msg, sizeof(msg), "%s does not exist and the module cannot create it: %s",
-			 dir, err);
-		failed(r, "cache", msg);
-		return;
-	}
-	if (read_only(fd)) {
-		snprintf(msg, sizeof(msg),
-			 "%s does not exist and %.400s is on a read-only file system; name a "
-			 "cache_dir on a writable one",
-			 dir, parent);
-		failed(r, "cache", msg);
-	} else {
-		snprintf(msg, sizeof(msg),
-			 "%s does not exist yet; the first check creates it (mode 0700)", dir);
-		ok(r, "cache", msg);
-	}
-	close(fd);
-}
-
 /*
  * The cache is optional: a cache_dir the module refuses costs speed, never a login. Only
- * looked at: the module creates it (0700) on its first check, the doctor never does.
+ * looked at: the module creates it (0700) on its first check, the doctor never does, so a
+ * missing one is fine when its parent passes the same checks.
  */
 static void check_cache(struct report *r, const struct csms_config *cfg)
 {
 	const char *dir = csms_config_cache_dir(cfg);
-	char err[CSMS_ERRLEN], msg[1024];
+	char err[CSMS_ERRLEN], msg[1024], where[PATH_MAX];
+	bool missing;
 	int fd;
 
 	if (!csms_config_keeps_state(cfg)) {
@@ -178,13 +148,19 @@ static void check_cache(struct report *r, const struct csms_config *cfg)
 			       "[service] section may still turn it on)");
 		return;
 	}
-	fd = csms_dir_open(dir, 0, err, sizeof(err));
-	if (fd == -ENOENT) {
-		check_cache_parent(r, dir);
-		return;
+	csms_strlcpy(where, dir, sizeof(where));
+	fd = csms_dir_open(where, 0, err, sizeof(err));
+	missing = fd == -ENOENT;
+	if (missing) {
+		char *slash = strrchr(where, '/');
+
+		if (slash != NULL)
+			slash[slash == where ? 1 : 0] = '\0';
+		fd = csms_dir_open(where, 0, err, sizeof(err));
 	}
 	if (fd < 0) {
-		snprintf(msg, sizeof(msg), "%s; %s", err,
+		snprintf(msg, sizeof(msg), "%s%s%s; %s", missing ? dir : "",
+			 missing ? " does not exist and the module cannot create it: " : "", err,
 			 fd == -EACCES ? "run csms-check as root, as the module runs"
 				       : "until then every check goes without the cache (see "
 					 "cache_dir in pam_csms.conf(5))");
@@ -193,10 +169,14 @@ static void check_cache(struct report *r, const struct csms_config *cfg)
 	}
 	if (read_only(fd)) {
 		snprintf(msg, sizeof(msg),
-			 "%s is on a read-only file system: answers are not kept and outages not "
-			 "damped; name a cache_dir on a writable one",
-			 dir);
+			 "%s%s%.400s is on a read-only file system: answers are not kept and "
+			 "outages not damped; name a cache_dir on a writable one",
+			 missing ? dir : "", missing ? " does not exist and " : "", where);
 		failed(r, "cache", msg);
+	} else if (missing) {
+		snprintf(msg, sizeof(msg),
+			 "%s does not exist yet; the first check creates it (mode 0700)", dir);
+		ok(r, "cache", msg);
 	} else {
 		snprintf(msg, sizeof(msg), "%s: a directory no one else can write", dir);
 		ok(r, "cache", msg);

@@ -199,7 +199,6 @@ START_TEST(t_ttl_policy_applies_at_read)
 {
 	char *dir = t_scratch();
 	char *args = cache_args(dir, "cache_ttl = 1h", "[service sudo]\non_missing = ignore\n");
-
 	int before = t_requests_for("nobody");
 
 	t_states("nobody=nf404\n");
@@ -207,6 +206,51 @@ START_TEST(t_ttl_policy_applies_at_read)
 	ck_assert_int_eq(t_pam("sudo", "nobody", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
 	t_assert_log_field("source", "cache");
 	ck_assert_int_eq(t_requests_for("nobody") - before, 1);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/* cache_ttl in a [service] section: that service reuses answers, the others still ask. */
+START_TEST(t_ttl_per_service)
+{
+	char *dir = t_scratch(), *args = cache_args(dir, "", "[service sudo]\ncache_ttl = 1h\n");
+	int before = t_requests_for("enabled-svc");
+
+	t_states("");
+	ck_assert_int_eq(t_pam("sudo", "enabled-svc", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	t_assert_log_field("source", "api");
+	ck_assert_int_eq(t_pam("sudo", "enabled-svc", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	t_assert_log_field("source", "cache");
+	expect(args, "enabled-svc", PAM_SUCCESS, "api", 1);
+	expect(args, "enabled-svc", PAM_SUCCESS, "api", 1);
+	ck_assert_int_eq(t_requests_for("enabled-svc") - before, 3);
+	free(args);
+	free(dir);
+}
+END_TEST
+
+/*
+ * SSLKEYLOGFILE refuses libcurl: unavailable whatever fail_mode says, and no young cached
+ * ENABLED lets anyone in either (the caller's environment is never a way in).
+ */
+START_TEST(t_keylog_gets_no_stale_permit)
+{
+	char *dir = t_scratch(), *kl = t_path(dir, "keys");
+	char *args = cache_args(dir, "offline_grace = 1h\nfail_mode = open", "");
+	struct stat st;
+
+	t_states("");
+	expect(args, "enabled-keylog", PAM_SUCCESS, "api", 1);
+	setenv("SSLKEYLOGFILE", kl, 1);
+	expect(args, "enabled-keylog", PAM_AUTHINFO_UNAVAIL, "none", 0);
+	unsetenv("SSLKEYLOGFILE");
+	t_assert_log_field("decision", "unavailable");
+	t_assert_log_field("reason", "tls");
+	ck_assert_int_ne(stat(kl, &st), 0);
+	/* nor does it open an outage window: the next check asks */
+	expect(args, "enabled-keylog", PAM_SUCCESS, "api", 1);
+	free(kl);
 	free(args);
 	free(dir);
 }
@@ -270,6 +314,9 @@ START_TEST(t_grace_permits_only_enabled_when_unanswered)
 	/* CSMS down */
 	t_states("*=err503\n");
 	expect(args, "grace-on", PAM_SUCCESS, "stale", 1);
+	t_assert_log_field("decision", "permit");
+	/* a young ENABLED permits under fail_mode=open as well (the window is open now) */
+	expect(open_args, "grace-on", PAM_SUCCESS, "stale", 0);
 	t_assert_log_field("decision", "permit");
 	/* a cached deny gives nothing: fail_mode decides (the outage window is open now) */
 	expect(args, "grace-off", PAM_AUTHINFO_UNAVAIL, "none", 0);
@@ -999,7 +1046,7 @@ static void run_concurrent(bool cached)
 		ck_assert_int_ge(t_requests_total() - before, USERS);
 		ck_assert_msg(files == USERS, "%d files in the cache, expected %d", files, USERS);
 		ck_assert_int_eq(csms_cache_open(&c, cache, t_endpoint(),
-						 t_env("CSMS_STANDIN_PROJECT")),
+						 t_env("CSMS_STANDIN_PROJECT"), false),
 				 0);
 		for (int u = 0; u < USERS; u++) {
 			struct csms_cached_answer a;
@@ -1040,6 +1087,8 @@ int main(void)
 	tcase_add_test(cache, t_ttl_reuses_permit_and_deny);
 	tcase_add_test(cache, t_modes_under_umask);
 	tcase_add_test(cache, t_ttl_policy_applies_at_read);
+	tcase_add_test(cache, t_ttl_per_service);
+	tcase_add_test(cache, t_keylog_gets_no_stale_permit);
 	tcase_add_test(cache, t_missing_unknown_name_not_kept);
 	tcase_add_test(cache, t_ttl_expires);
 	tcase_add_test(cache, t_fresh_answer_replaces);

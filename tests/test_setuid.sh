@@ -51,6 +51,16 @@ if [ "$(outages)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo 
 # ... and within it the setuid process is off the network, and fail_mode=open applies
 run 2 '^decision=fail_open reason=network .*source=none' "$dir/csms-check" -o cache_dir="$dir/cache"
 
+# a setuid process never creates cache_dir either (here it could: nobody owns the parent)
+install -d -o nobody -m 700 "$dir/parent"
+run 3 '^decision=unavailable reason=network' "$dir/csms-check" -o cache_dir="$dir/parent/cache" \
+	-o cache_ttl=1h
+if [ ! -e "$dir/parent/cache" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: setuid created cache_dir"; fi
+# an ordinary process does
+run 2 '^decision=fail_open reason=network' setpriv --reuid=nobody --regid=nogroup \
+	--clear-groups "$check" -o cache_dir="$dir/parent/cache" -o cache_ttl=1h
+if [ -d "$dir/parent/cache" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: cache_dir not created"; fi
+
 # The verdict cache, with CSMS itself failing (HTTP 503) so the cache key is the same.
 check_as() { # check_as WANT_EXIT WANT_REGEX BINARY [ARGS...]: as run(), CSMS as configured
 	local out rc want=$1 re=$2
