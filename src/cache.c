@@ -25,12 +25,14 @@
 #include <unistd.h>
 
 #define NAME_LEN CSMS_CACHE_NAME_LEN
+#define ENTRY_MAX 1024 /* bytes, either kind of file */
+#define WINDOW_MIN_MS 1000
+#define WINDOW_MAX_MS 60000
 /* Each file starts with its key in full; the reader matches exactly what the writer wrote. */
 #define VERDICT_HEAD "pam_csms verdict 1\nendpoint %s\nproject %s\nsecret %s\ntime "
 #define OUTAGE_HEAD "pam_csms outage 1\nendpoint %s\nproject %s\nreason "
 _Static_assert(NAME_LEN == 2 + 2 * CSMS_SHA256_LEN + 1, "cache file names hold a SHA-256");
 
-static void outage_release(struct csms_cache *c);
 
 static void key_name(char *out, char prefix, const char *a, const char *b, const char *c)
 {
@@ -67,6 +69,25 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 	c->dirfd = fd;
 	key_name(c->scope, 'o', endpoint, project, NULL);
 	return 0;
+}
+
+/* The probe token: p- and the outage file's hash. */
+static void probe_name(const struct csms_cache *c, char *name)
+{
+	memcpy(name, c->scope, NAME_LEN);
+	name[0] = 'p';
+}
+
+/* Give up the probe token, if this check holds it. */
+static void outage_release(struct csms_cache *c)
+{
+	char name[NAME_LEN];
+
+	if (!c->holding_probe) /* only ever set with the directory open */
+		return;
+	probe_name(c, name);
+	(void)unlinkat(c->dirfd, name, 0);
+	c->holding_probe = false;
 }
 
 void csms_cache_close(struct csms_cache *c)
@@ -116,7 +137,7 @@ static int read_entry(int dirfd, const char *name, char **buf, size_t *len)
 {
 	char err[CSMS_ERRLEN];
 
-	return csms_file_read_at(dirfd, name, CSMS_CACHE_ENTRY_MAX, CSMS_FILE_SECRET, buf, len,
+	return csms_file_read_at(dirfd, name, ENTRY_MAX, CSMS_FILE_SECRET, buf, len,
 				 err, sizeof(err));
 }
 
@@ -225,7 +246,7 @@ int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_m
 int csms_cache_put(const struct csms_cache *c, const char *secret,
 		   const struct csms_cached_answer *a)
 {
-	char name[NAME_LEN], text[CSMS_CACHE_ENTRY_MAX], *p;
+	char name[NAME_LEN], text[ENTRY_MAX], *p;
 	struct csms_cached_answer now;
 	size_t room;
 	int n, rc = -EINVAL;
@@ -302,18 +323,12 @@ static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_o
 	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) &&
 	     take(&p, end, "window ") && take_number(&p, end, &o->window_ms) &&
 	     take(&p, end, "until ") && take_number(&p, end, &o->until_ms) && p == end &&
-	     o->window_ms >= CSMS_OUTAGE_WINDOW_MIN_MS &&
-	     o->window_ms <= CSMS_OUTAGE_WINDOW_MAX_MS &&
+	     o->window_ms >= WINDOW_MIN_MS &&
+	     o->window_ms <= WINDOW_MAX_MS &&
 	     /* dated further ahead than any window could be: the clock moved, ignore it */
 	     o->until_ms - o->window_ms <= now_ms;
 	free(buf);
 	return ok;
-}
-
-static void probe_name(const struct csms_cache *c, char *name)
-{
-	memcpy(name, c->scope, NAME_LEN);
-	name[0] = 'p';
 }
 
 /* Create the probe token; false if another live check holds it. */
@@ -358,7 +373,7 @@ bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stal
 
 void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason reason)
 {
-	struct csms_outage prev, next = { .reason = reason, .window_ms = CSMS_OUTAGE_WINDOW_MIN_MS };
+	struct csms_outage prev, next = { .reason = reason, .window_ms = WINDOW_MIN_MS };
 	char text[512];
 	int n;
 
@@ -368,9 +383,9 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 		if (now_ms < prev.until_ms && !c->holding_probe)
 			return; /* another check already opened this window */
 		/* failures have gone on since the last window: widen it */
-		if (now_ms - prev.until_ms <= CSMS_OUTAGE_WINDOW_MAX_MS)
-			next.window_ms = prev.window_ms * 2 > CSMS_OUTAGE_WINDOW_MAX_MS
-						 ? CSMS_OUTAGE_WINDOW_MAX_MS
+		if (now_ms - prev.until_ms <= WINDOW_MAX_MS)
+			next.window_ms = prev.window_ms * 2 > WINDOW_MAX_MS
+						 ? WINDOW_MAX_MS
 						 : prev.window_ms * 2;
 	}
 	next.until_ms = now_ms + next.window_ms;
@@ -379,7 +394,6 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 		     next.until_ms);
 	if (n > 0 && (size_t)n < sizeof(text))
 		(void)write_atomic(c->dirfd, c->scope, text, (size_t)n);
-	outage_release(c);
 }
 
 void csms_outage_clear(struct csms_cache *c)
@@ -387,17 +401,5 @@ void csms_outage_clear(struct csms_cache *c)
 	if (c->dirfd < 0)
 		return;
 	(void)unlinkat(c->dirfd, c->scope, 0);
-	outage_release(c);
 }
 
-/* Give up the probe token, if this check holds it. */
-static void outage_release(struct csms_cache *c)
-{
-	char name[NAME_LEN];
-
-	if (!c->holding_probe) /* only ever set with the directory open */
-		return;
-	probe_name(c, name);
-	(void)unlinkat(c->dirfd, name, 0);
-	c->holding_probe = false;
-}

@@ -14,11 +14,8 @@
 #include "util.h"
 #include "verdict.h"
 
-#define CSMS_CACHE_ENTRY_MAX 1024
 /* "x-" and 64 hex digits of SHA-256 */
 #define CSMS_CACHE_NAME_LEN (2 + 64 + 1)
-#define CSMS_OUTAGE_WINDOW_MIN_MS 1000
-#define CSMS_OUTAGE_WINDOW_MAX_MS 60000
 
 struct csms_cache {
 	int dirfd; /* -1: no cache for this check */

@@ -102,7 +102,7 @@ static int load_libcurl(void)
 static void global_init(void)
 {
 	/*
-	 * csms_http_global_init() has already refused SSLKEYLOGFILE. curl_global_cleanup is
+	 * http_global_init() has already refused SSLKEYLOGFILE. curl_global_cleanup is
 	 * never called (the host or another module may use libcurl; resolver threads).
 	 */
 	init_result = load_libcurl();
@@ -110,7 +110,7 @@ static void global_init(void)
 		init_result = api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }
 
-int csms_http_global_init(void)
+static int http_global_init(void)
 {
 	/*
 	 * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a
@@ -127,7 +127,7 @@ int csms_http_global_init(void)
 
 int csms_http_ready(char *why, size_t len)
 {
-	int rc = csms_http_global_init();
+	int rc = http_global_init();
 
 	switch (rc) {
 	case 0:

@@ -48,9 +48,8 @@ struct csms_http_response {
 };
 
 /* Load libcurl.so.4 and initialise it, once; 0, or -EPERM when SSLKEYLOGFILE is set,
- * -ENOENT when the library cannot be loaded, -EIO when it fails to initialise. */
-int csms_http_global_init(void);
-/* The same, with why libcurl cannot be used put into why (emptied on success). */
+ * -ENOENT when the library cannot be loaded, -EIO when it fails to initialise, with why
+ * libcurl cannot be used put into why (emptied on success). */
 int csms_http_ready(char *why, size_t len);
 
 /* Before the first request: bind every symbol of libcurl's libraries when it is loaded
