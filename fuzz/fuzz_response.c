@@ -6,7 +6,9 @@
  *  - a deliberately loose oracle (json-c defaults, JSON pointer look-ups, whitespace-only
  *    tail) agrees on every "enabled";
  *  - a strict oracle (same json-c limits as production, but JSON pointer look-ups and our own
- *    tail check) agrees on rc, on "enabled" and on the state kind, in both directions;
+ *    tail check, on text src/json.c passes) agrees on rc, on "enabled" and on the state
+ *    kind, in both directions;
+ *  - src/json.c is never looser than json-c's strict mode: what it passes, json-c parses;
  *  - asking for metadata changes nothing else, and the metadata re-parses to the same secret;
  *  - an error code, when found, is a non-empty NUL-free string that fits, equal to the
  *    "error_code" or "error"."code" member, and the error buffers stay terminated.
@@ -14,6 +16,7 @@
 #include "buildconf.h"
 
 #include "fuzz.h"
+#include "json.h"
 #include "response.h"
 #include "util.h"
 
@@ -55,6 +58,9 @@ static struct json_object *oracle_parse(const uint8_t *d, size_t n, int depth, i
 	size_t end;
 
 	if (n == 0 || n > INT_MAX)
+		return NULL;
+	/* json-c's strict mode takes NaN, Infinity, 'quotes' and raw control characters */
+	if ((flags & JSON_TOKENER_STRICT) && csms_json_check((const char *)d, n, NULL, 0) != 0)
 		return NULL;
 	t = json_tokener_new_ex(depth);
 	if (t == NULL)
@@ -232,6 +238,28 @@ static void check_error_code(const uint8_t *data, size_t size)
 	json_object_put(root);
 }
 
+/* What src/json.c passes, json-c parses too, as one value with only whitespace after it. */
+static void check_validator(const uint8_t *data, size_t size)
+{
+	struct json_tokener *t;
+	struct json_object *o;
+	size_t end;
+
+	if (size == 0 || size > INT_MAX || csms_json_check((const char *)data, size, NULL, 0) != 0)
+		return;
+	t = json_tokener_new_ex(CSMS_JSON_DEPTH);
+	if (t == NULL)
+		return;
+	json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(t, (const char *)data, (int)size);
+	end = json_tokener_get_parse_end(t);
+	/* "null" parses to NULL: success is json-c's own word */
+	FUZZ_CHECK(json_tokener_get_error(t) == json_tokener_success && end <= size &&
+		   json_ws_only(data + end, size - end));
+	json_object_put(o);
+	json_tokener_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct csms_secret_info plain, meta;
@@ -242,6 +270,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > CSMS_BODY_MAX + 1) /* one past the cap still exercises the size check */
 		return -1;
+
+	check_validator(data, size);
 
 	strict_root = strict_oracle(data, size, &sv);
 

@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include "response.h"
+#include "json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -9,57 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool only_whitespace(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-			return false;
-	return true;
-}
-
-/*
- * json_tokener_parse() ignores trailing data and keeps embedded NULs, so parse with an
- * explicit length and insist on nothing but whitespace after the one value.
- */
+/* A body within the cap that is exactly one JSON object (src/json.c), or NULL. */
 static struct json_object *parse_one_object(const char *body, size_t len, char *err, size_t errlen)
 {
-	struct json_tokener *tok;
-	struct json_object *obj;
-	size_t end;
-
-	if (len == 0 || len > CSMS_BODY_MAX) {
-		csms_errf(err, errlen, "%s", len == 0 ? "empty body" : "body over the size cap");
+	if (len > CSMS_BODY_MAX) {
+		csms_errf(err, errlen, "body over the size cap");
 		return NULL;
 	}
-	tok = json_tokener_new_ex(CSMS_JSON_DEPTH);
-	if (tok == NULL) {
-		csms_errf(err, errlen, "out of memory");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, body, (int)len);
-	if (obj == NULL) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-
-		csms_errf(err, errlen, "not JSON: %s",
-			  je == json_tokener_continue ? "cut short" : json_tokener_error_desc(je));
-		goto out;
-	}
-	end = json_tokener_get_parse_end(tok);
-	if (end > len || !only_whitespace(body + end, len - end)) {
-		csms_errf(err, errlen, "data after the JSON object");
-		json_object_put(obj);
-		obj = NULL;
-		goto out;
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		csms_errf(err, errlen, "top level is not a JSON object");
-		json_object_put(obj);
-		obj = NULL;
-	}
-out:
-	json_tokener_free(tok);
-	return obj;
+	return csms_json_parse_object(body, len, err, errlen);
 }
 
 int csms_response_parse_secret(const char *body, size_t len, const char *want, bool with_metadata,

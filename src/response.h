@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #define CSMS_BODY_MAX ((size_t)64 * 1024)
-#define CSMS_JSON_DEPTH 16
 #define CSMS_STATE_MAX 32
 
 enum csms_state_kind {

@@ -34,4 +34,8 @@ uint32_t csms_jitter(uint32_t bound);
 
 bool csms_streq_len(const char *a, size_t alen, const char *b);
 
+/* The length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF; n > 0), or 0 when s[0] does not start one. */
+size_t csms_utf8_seq(const char *s, size_t n);
+
 #endif

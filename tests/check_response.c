@@ -79,6 +79,28 @@ static const struct {
 	  "\"event_subscriptions\":[],\"auto_rotation\":false,\"future\":{\"a\":[1,2]}}}",
 	  0, ENABLED },
 	{ "{\"error_code\":\"CSMS.0001\",\"error_msg\":\"x\"}", 0, BAD },
+	/* not JSON, though json-c 0.16 takes each even in strict mode (src/json.c) */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":NaN}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":Infinity}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":-Infinity}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"a\x01b\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"a\tb\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"a\nb\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\x1f\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":'y'}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":01}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":1.}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":+1}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":.5}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":0x10}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\\x41\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\\u12\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\xc0\xaf\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\xed\xa0\x80\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\"},/*c*/\"y\":1}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":True}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":-0.5e-3,"
+	  "\"y\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\\u00e9\xc3\xa9\xf0\x9f\x94\x91\"}}", 0, ENABLED },
 };
 
 START_TEST(t_parse)
