@@ -105,7 +105,8 @@ size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen,
 	}
 	for (i = 0; i < srclen && i < max_in; i++) {
 		unsigned char c = (unsigned char)src[i];
-		bool plain = c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '\\';
+		/* '=' too: a user named "decision=permit" must not make a second field */
+		bool plain = c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '\\' && c != '=';
 
 		if (o + (plain ? 1 : 4) + 3 >= dstlen) /* keep room for the cut mark */
 			break;
@@ -175,13 +176,55 @@ void csms_verdict_format(const struct csms_verdict *v, const char *user, const c
 		put_field(buf, len, &off, "detail", v->detail);
 }
 
-static int add_str(struct json_object *o, const char *key, const char *value)
+/*
+ * A JSON string for bytes from anywhere (a user name, a header): JSON text must be UTF-8,
+ * so each byte that is not part of a well-formed sequence is written as the four
+ * characters \xHH, as in the log line. NULL for NULL.
+ */
+static struct json_object *json_bytes(const char *s, size_t n)
 {
-	struct json_object *s = value ? json_object_new_string(value) : NULL;
+	static const char hex[] = "0123456789abcdef";
+	struct json_object *o;
+	char *buf;
+	size_t o_len = 0;
+
+	if (s == NULL)
+		return NULL;
+	buf = malloc(n * 4 + 1);
+	if (buf == NULL)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = csms_utf8_seq(s + i, n - i);
+
+		if (k == 0) {
+			buf[o_len++] = '\\';
+			buf[o_len++] = 'x';
+			buf[o_len++] = hex[(unsigned char)s[i] >> 4];
+			buf[o_len++] = hex[(unsigned char)s[i] & 0xf];
+			i++;
+		} else {
+			memcpy(buf + o_len, s + i, k);
+			o_len += k;
+			i += k;
+		}
+	}
+	o = json_object_new_string_len(buf, (int)o_len);
+	free(buf);
+	return o;
+}
+
+static int add_bytes(struct json_object *o, const char *key, const char *value, size_t len)
+{
+	struct json_object *s = json_bytes(value, len);
 
 	if (value != NULL && s == NULL)
 		return -ENOMEM;
 	return json_object_object_add(o, key, s) == 0 ? 0 : -ENOMEM;
+}
+
+static int add_str(struct json_object *o, const char *key, const char *value)
+{
+	return add_bytes(o, key, value, value != NULL ? strlen(value) : 0);
 }
 
 char *csms_verdict_json(const struct csms_verdict *v, const char *user, const char *service)
@@ -197,7 +240,7 @@ char *csms_verdict_json(const struct csms_verdict *v, const char *user, const ch
 	rc |= add_str(o, "user", user);
 	rc |= add_str(o, "service", service);
 	rc |= add_str(o, "secret", v->secret[0] ? v->secret : NULL);
-	rc |= add_str(o, "state", v->has_state ? v->state : NULL);
+	rc |= add_bytes(o, "state", v->has_state ? v->state : NULL, v->state_len);
 	rc |= add_str(o, "source", csms_source_name(v->source));
 	rc |= json_object_object_add(o, "http", v->http ? json_object_new_int64(v->http) : NULL);
 	rc |= add_str(o, "request_id", v->request_id[0] ? v->request_id : NULL);

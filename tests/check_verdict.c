@@ -22,6 +22,7 @@ static const struct {
 	{ "a\nb\r\t", "a\\x0ab\\x0d\\x09" },
 	{ "\xd0\xb0\xff\x7f", "\\xd0\\xb0\\xff\\x7f" },
 	{ "%s%n", "%s%n" },
+	{ "decision=permit", "decision\\x3dpermit" },
 	{ "", "" },
 };
 
@@ -90,7 +91,7 @@ START_TEST(t_format_hostile)
 	ck_assert_ptr_null(strchr(line, '\x1b'));
 	ck_assert_ptr_nonnull(strstr(line, "service=- secret=- state=- source=none http=-"));
 	ck_assert_ptr_nonnull(strstr(line, "request_id=abc\\x1b[0mdef"));
-	ck_assert_ptr_nonnull(strstr(line, " detail=x=1\\x20y=2"));
+	ck_assert_ptr_nonnull(strstr(line, " detail=x\\x3d1\\x20y\\x3d2"));
 	ck_assert_int_lt(strlen(line), 2000);
 }
 END_TEST
@@ -150,6 +151,66 @@ START_TEST(t_json)
 }
 END_TEST
 
+/* A user name that imitates fields: grep and first-match regexes still see one of each. */
+START_TEST(t_format_field_spoof)
+{
+	struct csms_verdict v;
+	char line[1024];
+
+	csms_verdict_init(&v);
+	v.decision = CSMS_DECISION_DENY;
+	v.reason = CSMS_REASON_STATE;
+	csms_verdict_format(&v, "decision=permit state=ENABLED", "sshd", line, sizeof(line));
+	ck_assert_ptr_null(strstr(line, "decision=permit"));
+	ck_assert_ptr_null(strstr(line, "state=ENABLED"));
+	ck_assert_ptr_nonnull(strstr(line, " user=decision\\x3dpermit\\x20state\\x3dENABLED "));
+	ck_assert_ptr_eq(strstr(line, "state="), strstr(line, " state=-") + 1);
+}
+END_TEST
+
+/* JSON text is UTF-8: bytes that are not become \xHH; well-formed UTF-8 stays as it is. */
+START_TEST(t_json_not_utf8)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{ "bob\xff", "bob\\xff" },
+		{ "\xc0\xaf", "\\xc0\\xaf" },	      /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" }, /* a surrogate */
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* above U+10FFFF */
+		{ "\xe2\x82", "\\xe2\\x82" },	      /* cut short */
+		{ "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91", "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91" },
+		{ "a\"b\\c\n", "a\"b\\c\n" },
+	};
+	struct csms_verdict v;
+
+	csms_verdict_init(&v);
+	strcpy(v.detail, "\x80 detail");
+	v.request_id[0] = (char)0xfe;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *s = csms_verdict_json(&v, rows[i].in, rows[i].in);
+		struct json_tokener *tok = json_tokener_new();
+		struct json_object *o, *f;
+
+		ck_assert_ptr_nonnull(s);
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		o = json_tokener_parse_ex(tok, s, (int)strlen(s));
+		ck_assert_msg(o != NULL, "row %zu: not valid UTF-8 JSON: %s", i, s);
+		ck_assert(json_object_object_get_ex(o, "user", &f));
+		ck_assert_str_eq(json_object_get_string(f), rows[i].out);
+		ck_assert(json_object_object_get_ex(o, "service", &f));
+		ck_assert_str_eq(json_object_get_string(f), rows[i].out);
+		ck_assert(json_object_object_get_ex(o, "detail", &f));
+		ck_assert_str_eq(json_object_get_string(f), "\\x80 detail");
+		ck_assert(json_object_object_get_ex(o, "request_id", &f));
+		ck_assert_str_eq(json_object_get_string(f), "\\xfe");
+		json_object_put(o);
+		json_tokener_free(tok);
+		free(s);
+	}
+}
+END_TEST
+
 START_TEST(t_set_error)
 {
 	struct csms_verdict v;
@@ -175,6 +236,8 @@ int main(void)
 	tcase_add_test(tc, t_names);
 	tcase_add_test(tc, t_json);
 	tcase_add_test(tc, t_set_error);
+	tcase_add_test(tc, t_format_field_spoof);
+	tcase_add_test(tc, t_json_not_utf8);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }
