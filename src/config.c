@@ -619,9 +619,23 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 		const char *s = p, *e = eol;
 
 		lineno++;
-		if (memchr(p, '\0', (size_t)(eol - p)) != NULL) {
-			csms_errf(err, errlen, "%s:%u: contains a NUL byte", name, lineno);
-			return -EINVAL;
+		/* inih strips \v, \f and the like as space: "\v[csms]" would reopen a section
+		 * this scan took for a key line, so no control byte but tab passes (and the CR
+		 * of a CRLF line end) */
+		for (const char *q = p; q < eol; q++) {
+			unsigned char c = (unsigned char)*q;
+
+			if (c == '\0') {
+				csms_errf(err, errlen, "%s:%u: contains a NUL byte", name, lineno);
+				return -EINVAL;
+			}
+			if ((c < 0x20 && c != '\t' && !(c == '\r' && q + 1 == eol)) || c == 0x7f) {
+				csms_errf(err, errlen,
+					  "%s:%u: control character 0x%02x at column %u; only tab "
+					  "is allowed (remove it)",
+					  name, lineno, c, (unsigned)(q - p) + 1);
+				return -EINVAL;
+			}
 		}
 		if ((size_t)(eol - p) > CSMS_CONFIG_MAX_LINE) {
 			csms_errf(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
@@ -908,9 +922,17 @@ int csms_config_load(struct csms_config *cfg, const char *service, int argc, con
 	size_t len = 0;
 	int rc;
 
-	for (int i = 0; i < argc; i++)
-		if (strncmp(argv[i], "conf=", 5) == 0)
-			path = argv[i] + 5;
+	for (int i = 0, named = 0; i < argc; i++) {
+		if (strncmp(argv[i], "conf=", 5) != 0)
+			continue;
+		/* refused before either file is read: which one was meant is anyone's guess */
+		if (named++) {
+			csms_errf(err, errlen, "module argument 'conf' given twice (%.200s and %.200s)",
+				  path, argv[i] + 5);
+			return -EINVAL;
+		}
+		path = argv[i] + 5;
+	}
 
 	rc = replace_str(&cfg->conf_path, path, err, errlen);
 	if (rc != 0)

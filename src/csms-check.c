@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	struct csms_config cfg;
 	struct csms_verdict v;
 	struct csms_request rq;
-	bool json = false, doctor = false, no_cache = false;
+	bool json = false, doctor = false, no_cache = false, has_conf = false;
 	int nargs = 0, opt, rc, code;
 
 	/* an admin tool, not a login: find a broken libcurl set at load, whatever it costs */
@@ -100,10 +100,12 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:s:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			if (confarg[0] != '\0') {
-				fprintf(stderr, "csms-check: -c given twice\n");
+			if (has_conf) {
+				fprintf(stderr, "csms-check: -c: the config file is named twice "
+						"(-c or -o conf= once)\n");
 				return EXIT_USAGE;
 			}
+			has_conf = true;
 			if (snprintf(confarg, sizeof(confarg), "conf=%s", optarg) >=
 			    (int)sizeof(confarg)) {
 				fprintf(stderr, "csms-check: -c: path too long\n");
@@ -123,6 +125,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "csms-check: -o %s: expected KEY=VALUE\n", optarg);
 				return EXIT_USAGE;
 			}
+			if (strncmp(optarg, "conf=", 5) == 0 && has_conf) {
+				fprintf(stderr, "csms-check: -o conf=: the config file is named twice "
+						"(-c or -o conf= once)\n");
+				return EXIT_USAGE;
+			}
+			has_conf = has_conf || strncmp(optarg, "conf=", 5) == 0;
 			args[nargs++] = optarg;
 			break;
 		case 'j':

@@ -283,6 +283,21 @@ static const struct {
 	{ BASE "key: value\n", false, "/etc/test.conf:4: unknown key 'key'" },
 	{ "\xef\xbb\xbf" BASE, true, NULL },
 	{ "[csms]\r\nendpoint = https://h\r\nproject_id = p\r\n", true, NULL },
+	/* inih strips \v and \f as space: "\v[csms]:" would reopen [csms] below a [service]
+	 * section, so every control byte but tab (and a CRLF's CR) rejects the file */
+	{ BASE "[service sudo]\n\v[csms]:\nbypass_users = alice\n", false,
+	  "/etc/test.conf:5: control character 0x0b at column 1" },
+	{ BASE "[service sudo]\n\f[csms]:\nbypass_users = alice\n", false,
+	  "/etc/test.conf:5: control character 0x0c at column 1" },
+	{ BASE "deny_message = a\bb\n", false, "/etc/test.conf:4: control character 0x08 at column 17" },
+	{ BASE "deny_message = \x1b[2J\n", false, "/etc/test.conf:4: control character 0x1b" },
+	{ BASE "deny_message = bye\x7f\n", false, "/etc/test.conf:4: control character 0x7f" },
+	{ BASE "; a comment with \x1b[31m\n", false, "/etc/test.conf:4: control character 0x1b" },
+	{ BASE "timeout = 5s\r\x0b\n", false, "/etc/test.conf:4: control character 0x0d" },
+	{ BASE "timeout\r= 5s\n", false, "/etc/test.conf:4: control character 0x0d at column 8" },
+	{ BASE "timeout = 5s\r", true, NULL },
+	{ BASE "timeout =\t5s\t\n", true, NULL },
+	{ BASE "deny_message = Zugang gesperrt \xe2\x80\x94 CSMS\n", true, NULL },
 };
 
 START_TEST(t_file_text)
