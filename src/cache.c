@@ -52,7 +52,7 @@ static void key_name(char *out, char prefix, const char *a, const char *b, const
 }
 
 int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
-		    const char *project, bool create)
+		    const char *project, bool writer)
 {
 	char err[CSMS_ERRLEN];
 	int fd;
@@ -61,7 +61,8 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 	c->dirfd = -1;
 	c->endpoint = endpoint;
 	c->project = project;
-	fd = csms_dir_open(dir, create ? 0700 : 0, err, sizeof(err));
+	c->writer = writer;
+	fd = csms_dir_open(dir, writer ? 0700 : 0, err, sizeof(err));
 	if (fd < 0) {
 		csms_errf(c->err, sizeof(c->err), "cache_dir not used: %s", err);
 		return fd;
@@ -204,9 +205,25 @@ static bool parse_answer(const char *p, const char *end, struct csms_cached_answ
 	return a->state_len > 0 && p + 1 == end && *p == '\n';
 }
 
+/*
+ * A file dated ahead of the wall clock was written while the clock was ahead (an RTC in
+ * local time until chrony steps it back, a VM restored from a snapshot). Left in place it
+ * would count as fresh once the clock caught up, however long ago CSMS said it: a writer
+ * removes it. "Ahead" is against the clock read now, not at the start of the check, so an
+ * answer another check wrote meanwhile is not mistaken for one.
+ */
+static bool dated_ahead(const struct csms_cache *c, const char *name, int64_t when_ms)
+{
+	if (when_ms <= csms_wall_ms())
+		return false;
+	if (c->writer)
+		(void)unlinkat(c->dirfd, name, 0);
+	return true;
+}
+
 /* The entry in file `name` (secret's key_name), or -ENOENT. */
 static int get_named(const struct csms_cache *c, const char *name, const char *secret,
-		     int64_t now_ms, struct csms_cached_answer *a)
+		     struct csms_cached_answer *a)
 {
 	char head[1024];
 	char *buf;
@@ -221,7 +238,8 @@ static int get_named(const struct csms_cache *c, const char *name, const char *s
 	p = buf;
 	end = buf + len;
 	ok = take(&p, end, head) && take_number(&p, end, &a->time_ms) && a->time_ms > 0 &&
-	     a->time_ms <= now_ms && take(&p, end, "answer ") && parse_answer(p, end, a);
+	     take(&p, end, "answer ") && parse_answer(p, end, a) &&
+	     !dated_ahead(c, name, a->time_ms);
 	free(buf);
 	if (!ok) {
 		memset(a, 0, sizeof(*a));
@@ -230,8 +248,7 @@ static int get_named(const struct csms_cache *c, const char *name, const char *s
 	return 0;
 }
 
-int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
-		   struct csms_cached_answer *a)
+int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cached_answer *a)
 {
 	char name[NAME_LEN];
 
@@ -240,7 +257,7 @@ int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_m
 		return -ENOENT;
 	}
 	key_name(name, 'v', c->endpoint, c->project, secret);
-	return get_named(c, name, secret, now_ms, a);
+	return get_named(c, name, secret, a);
 }
 
 int csms_cache_put(const struct csms_cache *c, const char *secret,
@@ -255,7 +272,7 @@ int csms_cache_put(const struct csms_cache *c, const char *secret,
 		return -ENOENT;
 	key_name(name, 'v', c->endpoint, c->project, secret);
 	/* two checks at once: the answer asked for later wins, whichever finishes last */
-	if (get_named(c, name, secret, csms_wall_ms(), &now) == 0 && now.time_ms > a->time_ms)
+	if (get_named(c, name, secret, &now) == 0 && now.time_ms > a->time_ms)
 		return 0;
 	n = snprintf(text, sizeof(text), VERDICT_HEAD "%" PRId64 "\nanswer %s", c->endpoint,
 		     c->project, secret, a->time_ms,
@@ -307,7 +324,7 @@ static bool parse_reason(const char **p, const char *end, enum csms_reason *out)
 }
 
 /* The outage record, or false when there is none worth believing. */
-static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_outage *o)
+static bool outage_get(const struct csms_cache *c, struct csms_outage *o)
 {
 	char head[512];
 	char *buf;
@@ -323,10 +340,10 @@ static bool outage_get(const struct csms_cache *c, int64_t now_ms, struct csms_o
 	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) &&
 	     take(&p, end, "window ") && take_number(&p, end, &o->window_ms) &&
 	     take(&p, end, "until ") && take_number(&p, end, &o->until_ms) && p == end &&
-	     o->window_ms >= WINDOW_MIN_MS &&
-	     o->window_ms <= WINDOW_MAX_MS &&
-	     /* dated further ahead than any window could be: the clock moved, ignore it */
-	     o->until_ms - o->window_ms <= now_ms;
+	     o->window_ms >= WINDOW_MIN_MS && o->window_ms <= WINDOW_MAX_MS &&
+	     /* opened after now: the clock stepped back; it would hold the network off (and
+	      * let fail_mode=open in) for as long as the step */
+	     !dated_ahead(c, c->scope, o->until_ms - o->window_ms);
 	free(buf);
 	return ok;
 }
@@ -350,8 +367,9 @@ static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
 			return true; /* cannot coordinate: asking is the safe side */
 		if (fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue; /* released meanwhile */
+		/* a token dated ahead (the clock stepped back) is as dead as an old one */
 		if (csms_timespec_ms(&st.st_mtim) + stale_ms > now_ms &&
-		    S_ISREG(st.st_mode))
+		    csms_timespec_ms(&st.st_mtim) <= csms_wall_ms() && S_ISREG(st.st_mode))
 			return false;
 		/* left behind by a check that died (or not a file at all): take it over */
 		(void)unlinkat(c->dirfd, name, 0);
@@ -362,7 +380,7 @@ static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
 bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stale_ms,
 			bool may_probe, struct csms_outage *o)
 {
-	if (c->dirfd < 0 || !outage_get(c, now_ms, o))
+	if (c->dirfd < 0 || !outage_get(c, o))
 		return false;
 	if (now_ms < o->until_ms)
 		return true;
@@ -379,7 +397,7 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 
 	if (c->dirfd < 0)
 		return;
-	if (outage_get(c, now_ms, &prev)) {
+	if (outage_get(c, &prev)) {
 		if (now_ms < prev.until_ms && !c->holding_probe)
 			return; /* another check already opened this window */
 		/* failures have gone on since the last window: widen it */

@@ -24,6 +24,7 @@ struct csms_cache {
 	char scope[CSMS_CACHE_NAME_LEN]; /* o-HASH of endpoint and project: the outage file */
 	char err[CSMS_ERRLEN];	  /* why the cache could not be used, if it could not */
 	bool holding_probe;	  /* this check created the probe token */
+	bool writer;		  /* may change cache_dir: never a setuid caller */
 };
 
 /* What CSMS said about one secret, and when (wall clock). */
@@ -43,17 +44,20 @@ struct csms_outage {
 };
 
 /*
- * Open and check `dir`, creating it 0700 if missing and `create`. Returns 0, or a negative
- * errno with c->err set; the cache is then unused (c->dirfd is -1) and the check goes on
- * without it.
+ * Open and check `dir`. A `writer` creates it 0700 if missing and removes what it finds
+ * dated ahead of the clock; a setuid caller opens it as a reader, which only ignores such
+ * files. Returns 0, or a negative errno with c->err set; the cache is then unused
+ * (c->dirfd is -1) and the check goes on without it.
  */
 int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
-		    const char *project, bool create);
+		    const char *project, bool writer);
 void csms_cache_close(struct csms_cache *c);
 
-/* 0 and *a, or -ENOENT when there is no usable entry (corrupt, future-dated, foreign). */
-int csms_cache_get(const struct csms_cache *c, const char *secret, int64_t now_ms,
-		   struct csms_cached_answer *a);
+/*
+ * 0 and *a, or -ENOENT when there is no usable entry (corrupt, foreign, or dated ahead of
+ * the wall clock, which a writer removes: once the clock caught up it would pass for fresh).
+ */
+int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cached_answer *a);
 /* Replace the entry atomically (temporary file, then rename), mode 0600, unless the entry
  * there holds an answer asked for later. When the answer cannot be written the entry is
  * removed: an older answer must not stand in for it. */

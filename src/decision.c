@@ -426,7 +426,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		/* an unusable cache_dir only means no cache: c.err goes into the log line */
 		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint,
 				      cfg->project_id, !secure);
-		have_cached = csms_cache_get(&cache, v->secret, wall, &cached) == 0;
+		have_cached = csms_cache_get(&cache, v->secret, &cached) == 0;
 	}
 	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
 		/* fresh enough: permit or deny, CSMS is not asked */

@@ -94,5 +94,34 @@ if [ "$(entries o)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); ech
 # ... within which the setuid process gets the stale permit too
 check_as 0 '^decision=permit reason=state .*source=stale' "$dir/csms-check"
 rm -f "$CSMS_STANDIN_STATES"
+
+# An entry dated ahead of the clock: an ordinary process removes it when it reads it
+# (tests/test_clock_step.sh); a setuid one only ignores it, as it writes nothing.
+if command -v faketime >/dev/null; then
+	install -d -o nobody -m 700 "$dir/cache3"
+	ahead() { find "$dir/cache3" -name 'v-*' | wc -l; }
+	out=$(DONT_FAKE_MONOTONIC=1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		faketime -f +28800 "$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache3" \
+		-o cache_ttl=15m enabled-suid 2>&1)
+	if [ "$(ahead)" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no entry at +8h: $out"; fi
+	out=$("$dir/csms-check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache3" -o cache_ttl=15m \
+		enabled-suid 2>&1)
+	if [ "$(ahead)" = 1 ] && printf '%s\n' "$out" | grep -q '^decision=permit .*source=api'; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "FAIL: setuid reader and an entry dated ahead: $(ahead) $out"
+	fi
+	# and an ordinary process reading it replaces it with an answer dated now
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$check" -c "$dir/pam_csms.conf" \
+		-o cache_dir="$dir/cache3" -o cache_ttl=15m enabled-suid >/dev/null 2>&1
+	when=$(sed -n 's/^time //p' "$dir"/cache3/v-*)
+	if [ "$(ahead)" = 1 ] && [ "${when:-0}" -le "$(date +%s%3N)" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "FAIL: the entry dated ahead is still there ($when)"
+	fi
+else
+	echo "SKIP: faketime is not installed (entries dated ahead)"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
