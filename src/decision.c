@@ -76,6 +76,12 @@ static void from_transport_failure(const struct csms_config *cfg,
 		v->decision = CSMS_DECISION_ERROR;
 		v->reason = CSMS_REASON_MEMORY;
 		break;
+	case CSMS_HTTP_LIBRARY:
+		/* a fault of this host, like a missing CA file: never fail_open or a stale
+		 * permit, and no outage window for the other checks */
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_CONFIG;
+		break;
 	case CSMS_HTTP_REFUSED:
 		/* the caller's environment must never be a way to fail open */
 		v->decision = CSMS_DECISION_UNAVAILABLE;

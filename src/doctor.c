@@ -194,12 +194,7 @@ static bool check_libcurl(struct report *r)
 		ok(r, "libcurl", "libcurl.so.4 and every library it needs load and start");
 		return true;
 	}
-	snprintf(msg, sizeof(msg), "%s; %s", why,
-		 rc == -EPERM	 ? "unset SSLKEYLOGFILE, under which no check runs"
-		 : rc == -ENOENT ? "reinstall libcurl4 and its libraries "
-				   "(apt-get install --reinstall libcurl4)"
-				 : "check the memory limits and OpenSSL's configuration "
-				   "(OPENSSL_CONF, /usr/lib/ssl/openssl.cnf)");
+	snprintf(msg, sizeof(msg), "%s; %s", why, csms_http_ready_fix(rc));
 	failed(r, "libcurl", msg);
 	return false;
 }

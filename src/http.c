@@ -54,14 +54,27 @@ struct curl_api {
 };
 
 static struct curl_api api;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_result = -EIO;
+/*
+ * Loading and starting libcurl is tried again by the next check after a failure: one
+ * transient shortage (RLIMIT_AS, fds) must not leave a long-lived host (saslauthd, dovecot's
+ * auth workers, a display manager) failing every check until it restarts. Once it worked it
+ * stays done for the life of the process (the library is never unloaded).
+ */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool curl_ready;
 static int dlopen_mode = RTLD_LAZY | RTLD_LOCAL;
 static char load_error[160]; /* why libcurl could not be loaded: paths and symbol names */
 
 void csms_http_bind_now(void)
 {
 	dlopen_mode = RTLD_NOW | RTLD_LOCAL;
+}
+
+/* The loader's words for an mmap or malloc that failed: a shortage, not a broken install. */
+static bool load_error_is_memory(const char *why)
+{
+	return strstr(why, "allocate memory") != NULL || strstr(why, "map segment") != NULL ||
+	       strstr(why, "mmap") != NULL || strstr(why, "static TLS") != NULL;
 }
 
 static int load_libcurl(void)
@@ -86,7 +99,7 @@ static int load_libcurl(void)
 		const char *why = dlerror();
 
 		csms_strlcpy(load_error, why != NULL ? why : "not found", sizeof(load_error));
-		return -ENOENT;
+		return load_error_is_memory(load_error) ? -ENOMEM : -ENOENT;
 	}
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		*syms[i].slot = dlsym(h, syms[i].name);
@@ -99,30 +112,35 @@ static int load_libcurl(void)
 	return 0;
 }
 
-static void global_init(void)
-{
-	/*
-	 * http_global_init() has already refused SSLKEYLOGFILE. curl_global_cleanup is
-	 * never called (the host or another module may use libcurl; resolver threads).
-	 */
-	init_result = load_libcurl();
-	if (init_result == 0)
-		init_result = api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
-}
-
+/*
+ * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a setuid su
+ * or sudo the variable belongs to the caller, and even elsewhere it would leak the session:
+ * refuse whenever it is set, checked at every call so the answer does not depend on who came
+ * first. curl_global_cleanup is never called (the host or another module may use libcurl;
+ * resolver threads).
+ */
 static int http_global_init(void)
 {
-	/*
-	 * libcurl opens SSLKEYLOGFILE at initialisation and appends TLS secrets to it. In a
-	 * setuid su or sudo the variable belongs to the caller, and even elsewhere it would
-	 * leak the token's session: refuse whenever it is set, checked at every call so the
-	 * answer does not depend on who came first.
-	 */
+	int rc = 0;
+
 	if (getenv("SSLKEYLOGFILE") != NULL)
 		return -EPERM;
-	if (pthread_once(&init_once, global_init) != 0)
+	if (pthread_mutex_lock(&init_lock) != 0)
 		return -EIO;
-	return init_result;
+	if (!curl_ready) {
+		rc = load_libcurl();
+		if (rc == 0) {
+			CURLcode cc = api.global_init(CURL_GLOBAL_DEFAULT);
+
+			rc = cc == CURLE_OK ? 0 : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+			if (rc != 0)
+				snprintf(load_error, sizeof(load_error), "curl_global_init failed (%d)",
+					 (int)cc);
+		}
+		curl_ready = rc == 0;
+	}
+	(void)pthread_mutex_unlock(&init_lock);
+	return rc;
 }
 
 int csms_http_ready(char *why, size_t len)
@@ -136,14 +154,29 @@ int csms_http_ready(char *why, size_t len)
 	case -EPERM:
 		csms_strlcpy(why, "refusing: SSLKEYLOGFILE is set", len);
 		break;
-	case -ENOENT:
-		snprintf(why, len, "cannot load libcurl.so.4: %s", load_error);
+	case -EIO:
+		snprintf(why, len, "libcurl initialisation failed: %s", load_error);
 		break;
-	default:
-		csms_strlcpy(why, "libcurl initialisation failed", len);
+	default: /* -ENOENT, -ENOMEM */
+		snprintf(why, len, "cannot load libcurl.so.4: %s", load_error);
 		break;
 	}
 	return rc;
+}
+
+const char *csms_http_ready_fix(int rc)
+{
+	switch (rc) {
+	case -EPERM:
+		return "unset SSLKEYLOGFILE, under which no check runs";
+	case -ENOENT:
+		return "reinstall libcurl4 and its libraries (apt-get install --reinstall libcurl4)";
+	case -ENOMEM:
+		return "out of memory: raise the service's memory limit (ulimit -v, MemoryMax=)";
+	default:
+		return "check the memory limits and OpenSSL's configuration (OPENSSL_CONF, "
+		       "/usr/lib/ssl/openssl.cnf)";
+	}
 }
 
 struct transfer {
@@ -520,19 +553,24 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 	char errbuf[CURL_ERROR_SIZE];
 	char *auth = NULL;
 	size_t authlen = 0;
+	int rc;
 
 	memset(resp, 0, sizeof(*resp));
 	memset(&t, 0, sizeof(t));
 	resp->result = CSMS_HTTP_MEMORY;
 
-	switch (csms_http_ready(resp->detail, sizeof(resp->detail))) {
-	case 0:
-		break;
-	case -EPERM:
-		resp->result = CSMS_HTTP_REFUSED;
-		return;
-	default:
-		resp->result = CSMS_HTTP_NETWORK; /* CSMS cannot answer: fail_mode decides */
+	rc = csms_http_ready(resp->detail, sizeof(resp->detail));
+	if (rc != 0) {
+		/* nothing was asked: a fault of this host, never "CSMS cannot answer" */
+		resp->result = rc == -EPERM    ? CSMS_HTTP_REFUSED
+			       : rc == -ENOMEM ? CSMS_HTTP_MEMORY
+					       : CSMS_HTTP_LIBRARY;
+		if (rc != -EPERM) {
+			size_t n = strlen(resp->detail);
+
+			snprintf(resp->detail + n, sizeof(resp->detail) - n, "; %s",
+				 csms_http_ready_fix(rc));
+		}
 		return;
 	}
 

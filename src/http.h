@@ -19,7 +19,8 @@ enum csms_http_result {
 	CSMS_HTTP_PROTOCOL,  /* not a usable HTTP exchange */
 	CSMS_HTTP_CA,	     /* the CA file could not be used */
 	CSMS_HTTP_MEMORY,
-	CSMS_HTTP_REFUSED,   /* libcurl not initialised: SSLKEYLOGFILE is set, or init failed */
+	CSMS_HTTP_REFUSED,   /* not asked: SSLKEYLOGFILE is set */
+	CSMS_HTTP_LIBRARY,   /* not asked: libcurl cannot be loaded or started here */
 };
 
 struct csms_http_request {
@@ -47,10 +48,14 @@ struct csms_http_response {
 	char trace[256];	  /* one entry per attempt, for debug logging */
 };
 
-/* Load libcurl.so.4 and initialise it, once; 0, or -EPERM when SSLKEYLOGFILE is set,
- * -ENOENT when the library cannot be loaded, -EIO when it fails to initialise, with why
- * libcurl cannot be used put into why (emptied on success). */
+/* Load libcurl.so.4 and initialise it, once it works (a failure is tried again by the next
+ * call). 0, or -EPERM when SSLKEYLOGFILE is set, -ENOENT when the library cannot be loaded,
+ * -ENOMEM when memory ran out, -EIO when it fails to initialise, with why libcurl cannot be
+ * used put into why (emptied on success). */
 int csms_http_ready(char *why, size_t len);
+
+/* What an admin should do about csms_http_ready's result rc, in words. */
+const char *csms_http_ready_fix(int rc);
 
 /* Before the first request: bind every symbol of libcurl's libraries when it is loaded
  * (RTLD_NOW), not only those of the libraries linked -z now. For csms-check. */

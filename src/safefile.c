@@ -178,7 +178,7 @@ static int read_checked(int fd, const char *path, size_t max, unsigned flags, ch
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
 	int fl, rc;
 
 	if (fstat(fd, &st) != 0) {
@@ -203,16 +203,39 @@ static int read_checked(int fd, const char *path, size_t max, unsigned flags, ch
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 
-	/* Read max+1 so a file that grew after fstat is still caught. */
-	buf = malloc(max + 2);
+	/* Room for what fstat said, plus a byte to see a file that grew meanwhile (the cap
+	 * still holds then): a 4 MiB bound is no reason to allocate 4 MiB for every CA file. */
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
 	if (buf == NULL) {
 		rc = -ENOMEM;
 		csms_errf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+		ssize_t n;
 
+		if (len == cap) {
+			char *bigger;
+
+			if (cap > max) {
+				rc = -EFBIG;
+				csms_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+				goto out;
+			}
+			bigger = malloc(2 * cap + 1);
+			if (bigger == NULL) {
+				rc = -ENOMEM;
+				csms_errf(err, errlen, "%s: out of memory", path);
+				goto out;
+			}
+			memcpy(bigger, buf, len);
+			explicit_bzero(buf, cap + 1);
+			free(buf);
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -223,11 +246,11 @@ static int read_checked(int fd, const char *path, size_t max, unsigned flags, ch
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > max) {
-			rc = -EFBIG;
-			csms_errf(err, errlen, "%s: larger than %zu bytes", path, max);
-			goto out;
-		}
+	}
+	if (len > max) {
+		rc = -EFBIG;
+		csms_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+		goto out;
 	}
 	buf[len] = '\0';
 	*out = buf;
@@ -236,7 +259,7 @@ static int read_checked(int fd, const char *path, size_t max, unsigned flags, ch
 	rc = 0;
 out:
 	if (buf != NULL) {
-		explicit_bzero(buf, max + 2);
+		explicit_bzero(buf, cap + 1);
 		free(buf);
 	}
 	close(fd);

@@ -36,21 +36,22 @@ int csms_token_validate(const char *tok, size_t len, char *err, size_t errlen)
 int csms_token_read(const char *path, char **tok, size_t *len, char *err, size_t errlen)
 {
 	char *buf = NULL, why[CSMS_ERRLEN];
-	size_t n = 0, cap = CSMS_TOKEN_MAX + 2;
+	size_t n = 0, got;
 	int rc;
 
 	*tok = NULL;
 	*len = 0;
-	rc = csms_file_read(path, cap, CSMS_FILE_SECRET, &buf, &n, err, errlen);
+	rc = csms_file_read(path, CSMS_TOKEN_MAX + 2, CSMS_FILE_SECRET, &buf, &n, err, errlen);
 	if (rc != 0)
 		return rc;
+	got = n;
 	/* one trailing newline; a CR is a control character like any other */
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	rc = csms_token_validate(buf, n, why, sizeof(why));
 	if (rc != 0) {
 		csms_errf(err, errlen, "%s: %s", path, why);
-		csms_token_free(buf, cap);
+		csms_token_free(buf, got);
 		return rc;
 	}
 	buf[n] = '\0';

@@ -620,6 +620,82 @@ START_TEST(t_lazy_libcurl)
 }
 END_TEST
 
+static long vm_size_kib(void)
+{
+	char *status = t_slurp("/proc/self/status"), *p = strstr(status, "\nVmSize:");
+	long kib;
+
+	ck_assert_ptr_nonnull(p);
+	kib = strtol(p + 8, NULL, 10);
+	free(status);
+	return kib;
+}
+
+/*
+ * One long-lived host (saslauthd, dovecot's auth workers): its first check runs short of
+ * address space (RLIMIT_AS) and cannot load libcurl. That is a fault of this host, not CSMS
+ * failing: an error, never fail_open and never a stale permit from offline_grace. Once the
+ * shortage is over, the next check loads libcurl and decides as usual.
+ */
+START_TEST(t_libcurl_after_shortage)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan reserves terabytes of shadow memory: no RLIMIT_AS for it */
+	return;
+#else
+	char *dir = t_scratch(), *more, *args, *bypass;
+	struct rlimit lim, orig;
+	struct t_pam_result r;
+	int status;
+	pid_t pid;
+
+	if (asprintf(&more, "cache_dir = %s/cache\noffline_grace = 1h\nfail_mode = open\n"
+			    "bypass_users = breakglass",
+		     dir) < 0)
+		abort();
+	args = t_conf_args(dir, more, "");
+	t_states("shortage-1=ENABLED\n");
+	/* another process keeps a young ENABLED answer (and loads libcurl, this one does not) */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(t_pam("sshd", "shortage-1", args, T_ACCOUNT, 0).rc == PAM_SUCCESS ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t_states("shortage-1=DISABLED\n");
+	/* the module and json-c are loaded first: the limit only has to keep libcurl out */
+	ck_assert_int_eq(t_pam("sshd", "breakglass", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
+	ck_assert(!libcurl_mapped());
+
+	ck_assert_int_eq(getrlimit(RLIMIT_AS, &orig), 0);
+	lim = orig;
+	lim.rlim_cur = (rlim_t)(vm_size_kib() + 3072) * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+	t_log_reset();
+	r = t_pam("sshd", "shortage-1", args, T_ACCOUNT, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &orig), 0);
+	ck_assert_msg(r.rc == PAM_BUF_ERR || r.rc == PAM_SERVICE_ERR, "rc %d\n%s", r.rc, t_log());
+	t_assert_log_field("decision", "error");
+	t_assert_log_field("source", "none");
+	t_assert_log_field("attempts", "0");
+	bypass = t_log_field("detail");
+	ck_assert_msg(bypass != NULL && strstr(bypass, "libcurl.so.4") != NULL, "%s", t_log());
+	free(bypass);
+	ck_assert(!libcurl_mapped());
+
+	/* the shortage is over: the next check loads it and asks */
+	ck_assert_int_eq(t_pam("sshd", "shortage-1", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
+	t_assert_log_field("source", "api");
+	ck_assert_int_eq(t_pam("sshd", "enabled-shortage", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
+	ck_assert(libcurl_mapped());
+	t_states("");
+	free(args);
+	free(more);
+	free(dir);
+#endif
+}
+END_TEST
+
 /* The module creates no files, whatever the umask. */
 START_TEST(t_umask_no_files)
 {
@@ -650,6 +726,7 @@ int main(void)
 	tcase_add_test(host, t_hostile_environment);
 	tcase_add_test(host, t_umask_no_files);
 	tcase_add_test(host, t_lazy_libcurl);
+	tcase_add_test(host, t_libcurl_after_shortage);
 	tcase_add_loop_test(host, t_stack_matrix, 0, sizeof(stacks) / sizeof(stacks[0]));
 	tcase_add_test(host, t_same_handle);
 	tcase_add_test(host, t_silent_server);

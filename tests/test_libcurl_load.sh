@@ -1,7 +1,8 @@
 #!/bin/bash
 # libcurl.so.4 is dlopened when a check needs a request (src/http.c). A libcurl that cannot
-# be loaded, lacks a function or needs one its libraries lack means CSMS cannot answer:
-# fail_mode decides, nothing crashes, no request is made. Shown with stand-in libraries
+# be loaded, lacks a function or needs one its libraries lack is a fault of this host, not
+# CSMS failing: decision=error (PAM_SERVICE_ERR) whatever fail_mode says, with the fix in
+# detail=, nothing crashes, no request is made. Shown with stand-in libraries
 # found through LD_LIBRARY_PATH, through real libpam (tests/pamrun) and csms-check.
 # The module loads RTLD_LAZY and relies on the loader binding -z now objects completely,
 # so the system's libcurl.so.4, libssl and libcrypto must be linked -z now: checked first.
@@ -114,17 +115,17 @@ pam() { # pam LIBDIR SERVICE WANT_CODE WANT_LOG_REGEX
 }
 # the control: the system's libcurl answers
 pam "" closed PAM_SUCCESS 'decision=permit reason=state .*source=api'
-pam "$dir/empty" closed PAM_AUTHINFO_UNAVAIL \
-	'decision=unavailable reason=network .*detail=cannot\\x20load\\x20libcurl.so.4:\\x20it\\x20has\\x20no\\x20curl_global_init$'
-pam "$dir/empty" open PAM_SUCCESS 'decision=fail_open reason=network'
+pam "$dir/empty" closed PAM_SERVICE_ERR \
+	'decision=error reason=config .*source=none .*attempts=0 .*detail=cannot\\x20load\\x20libcurl.so.4:\\x20it\\x20has\\x20no\\x20curl_global_init;\\x20reinstall\\x20libcurl4'
+pam "$dir/empty" open PAM_SERVICE_ERR 'decision=error reason=config'
 # -z now: the module's RTLD_LAZY dlopen fails on the missing function
-pam "$dir/now" closed PAM_AUTHINFO_UNAVAIL \
-	'decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'
-pam "$dir/now" open PAM_SUCCESS 'decision=fail_open reason=network'
-# curl_global_init fails (CURLE_FAILED_INIT): the same, CSMS cannot answer
-pam "$dir/initfail" closed PAM_AUTHINFO_UNAVAIL \
-	'decision=unavailable reason=network .*detail=libcurl\\x20initialisation\\x20failed$'
-pam "$dir/initfail" open PAM_SUCCESS 'decision=fail_open reason=network'
+pam "$dir/now" closed PAM_SERVICE_ERR \
+	'decision=error reason=config .*undefined\\x20symbol:\\x20csms_test_no_such_function;\\x20reinstall'
+pam "$dir/now" open PAM_SERVICE_ERR 'decision=error reason=config'
+# curl_global_init fails (CURLE_FAILED_INIT): the same, a fault of this host
+pam "$dir/initfail" closed PAM_SERVICE_ERR \
+	'decision=error reason=config .*detail=libcurl\\x20initialisation\\x20failed:\\x20curl_global_init\\x20failed\\x20\(2\);\\x20check\\x20the\\x20memory\\x20limits'
+pam "$dir/initfail" open PAM_SERVICE_ERR 'decision=error reason=config'
 # --doctor names each on its libcurl line, with the fix that fits
 doctor_libcurl() { # doctor_libcurl LIBDIR WANT_LINE_REGEX
 	local out rc
@@ -140,7 +141,7 @@ doctor_libcurl() { # doctor_libcurl LIBDIR WANT_LINE_REGEX
 doctor_libcurl "$dir/empty" \
 	'^libcurl +FAIL: cannot load libcurl.so.4: it has no curl_global_init; reinstall libcurl4'
 doctor_libcurl "$dir/initfail" \
-	'^libcurl +FAIL: libcurl initialisation failed; check the memory limits and OpenSSL'
+	'^libcurl +FAIL: libcurl initialisation failed: curl_global_init failed \(2\); check the memory limits and OpenSSL'
 
 # The price of RTLD_LAZY, pinned: with the lazily linked one the module's dlopen succeeds
 # and the host dies when curl_global_init calls the missing function.
@@ -155,8 +156,8 @@ fi
 # csms-check binds everything, so it finds that one broken, and answers
 out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" -c "$dir/pam_csms.conf" enabled-libcurl 2>&1)
 rc=$?
-if [ "$rc" = 3 ] && printf '%s\n' "$out" |
-	grep -Eq '^decision=unavailable reason=network .*undefined\\x20symbol:\\x20csms_test_no_such_function$'; then
+if [ "$rc" = 4 ] && printf '%s\n' "$out" |
+	grep -Eq '^decision=error reason=config .*undefined\\x20symbol:\\x20csms_test_no_such_function;\\x20reinstall'; then
 	ok
 else
 	bad "csms-check with a lazily linked broken libcurl: exit $rc: $out"
@@ -166,7 +167,7 @@ mkdir -m 700 "$dir/cache"
 out=$(LD_LIBRARY_PATH="$dir/lazy" "$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" \
 	-o offline_grace=1h enabled-libcurl 2>&1)
 rc=$?
-if [ "$rc" = 3 ] && [ -z "$(find "$dir/cache" -name 'o-*')" ] &&
+if [ "$rc" = 4 ] && [ -z "$(find "$dir/cache" -name 'o-*')" ] &&
 	printf '%s\n' "$out" | grep -q 'source=none .*attempts=0 '; then
 	ok
 else
