@@ -390,12 +390,59 @@ START_TEST(t_hostile_log)
 	ck_assert_int_eq(t_pam("sshd", "a b\x1b[31m\x07%s%n\"'", args, T_ACCOUNT, 0).rc,
 			 PAM_PERM_DENIED);
 	t_assert_log_field("user", "a\\x20b\\x1b[31m\\x07%s%n\\x22\\x27");
+	/* an unauthenticated sshd client picks the name: it must not read as a second field */
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "decision=permit", args, T_AUTH, 0).rc, PAM_AUTH_ERR);
+	t_assert_log_field("user", "decision\\x3dpermit");
+	t_assert_log_field("decision", "deny");
+	ck_assert_msg(strstr(t_log(), "decision=permit") == NULL, "%s", t_log());
 	memset(huge, 'a', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
 	t_log_reset();
 	ck_assert_int_eq(t_pam("sshd", huge, args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
 	ck_assert_int_lt(strlen(t_log()), 2048);
 	free(args);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
+/* Config files refused before anything is asked: named twice, or with a control byte. */
+START_TEST(t_config_refused)
+{
+	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *base = t_slurp(conf), *args, *text;
+	char *bad = t_path(dir, "vt.conf"), *detail;
+
+	if (asprintf(&args, "conf=%s/none-a.conf conf=%s/none-b.conf", dir, dir) < 0)
+		abort();
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "enabled-c1", args, T_ACCOUNT, 0).rc, PAM_SERVICE_ERR);
+	t_assert_log_field("reason", "config");
+	detail = t_log_field("detail");
+	ck_assert_msg(detail != NULL && strstr(detail, "given\\x20twice") != NULL &&
+			      strstr(detail, "not\\x20found") == NULL,
+		      "%s", t_log());
+	free(detail);
+	free(args);
+
+	/* "\v[csms]:" is a key line to a reader, a section header to inih */
+	if (asprintf(&text, "%s[service sshd]\n\v[csms]:\nbypass_users = enabled-c2\n", base) < 0)
+		abort();
+	t_write_str(bad, text, 0644);
+	if (asprintf(&args, "conf=%s fail_mode=open", bad) < 0)
+		abort();
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "enabled-c2", args, T_ACCOUNT, 0).rc, PAM_SERVICE_ERR);
+	t_assert_log_field("decision", "error");
+	detail = t_log_field("detail");
+	ck_assert_msg(detail != NULL && strstr(detail, "control\\x20character\\x200x0b") != NULL,
+		      "%s", t_log());
+	free(detail);
+	ck_assert_int_eq(t_requests_for("enabled-c2"), 0);
+	free(args);
+	free(bad);
+	free(text);
+	free(base);
 	free(conf);
 	free(dir);
 }
@@ -419,6 +466,7 @@ int main(void)
 	tcase_add_test(tc, t_file_errors);
 	tcase_add_test(tc, t_token_refresh);
 	tcase_add_test(tc, t_hostile_log);
+	tcase_add_test(tc, t_config_refused);
 	suite_add_tcase(s, rows_tc);
 	suite_add_tcase(s, tc);
 	return t_run(s);

@@ -44,6 +44,24 @@ expect 64 '' -c "$conf"
 expect 64 '' -c "$conf" a b
 expect 64 '' -c "$conf" -o novalue a
 expect 64 '' -c "$conf" --bogus a
+# the config named twice is refused before either file is read: neither exists here
+expect 64 '' -c "$dir/nope-a.conf" -o conf="$dir/nope-b.conf" enabled-9
+grep -q 'named twice' "$dir/stderr" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: -c A -o conf=B: $(cat "$dir/stderr")"; }
+expect 64 '' -o conf="$dir/nope-a.conf" -c "$conf" enabled-9
+expect 64 '' -o conf="$conf" -o conf="$dir/nope-b.conf" enabled-9
+# a control byte anywhere in the file (inih would strip \v and reopen [csms]): the file and line
+printf '[csms]\nendpoint = %s\nproject_id = p\n[service sudo]\n\v[csms]:\nbypass_users = enabled-10\n' \
+	"$CSMS_STANDIN_URL" >"$dir/vt.conf"
+expect 4 "^decision=error reason=config .*detail=$dir/vt.conf:5:\\\\x20control\\\\x20character\\\\x200x0b" \
+	-c "$dir/vt.conf" enabled-10
+# a user name that imitates fields: '=' is escaped, grep sees one decision
+out=$("$check" -c "$conf" 'decision=permit')
+if [ "$(printf '%s\n' "$out" | grep -o 'decision=[a-z_]*')" = "decision=deny" ] &&
+	printf '%s\n' "$out" | grep -q ' user=decision\\x3dpermit '; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: user decision=permit: $out"
+fi
 
 # a wall clock years off breaks TLS (certificate not valid then), and nothing else:
 # deadlines run on CLOCK_MONOTONIC, so the check still ends quickly
@@ -74,6 +92,16 @@ sys.exit(1 if missing or o["metadata"]["name"] != "enabled-7" else 0)' "$out"; t
 	pass=$((pass + 1))
 else
 	fail=$((fail + 1)); echo "FAIL: --json fields: $out"
+fi
+# --json is valid UTF-8 JSON whatever the user name's bytes: non-UTF-8 bytes become \xHH
+out=$("$check" -c "$conf" --json "$(printf 'bob\377\300\257')" 2>/dev/null)
+if printf '%s' "$out" | "${PYTHON:-python3}" -c '
+import json, sys
+o = json.loads(sys.stdin.buffer.read().decode("utf-8", "strict"))
+sys.exit(0 if o["user"] == "bob\\xff\\xc0\\xaf" and o["decision"] == "deny" else 1)'; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: --json with a non-UTF-8 user name: $out"
 fi
 # the token never reaches the output
 if "$check" -c "$conf" -o debug=yes --json enabled-8 | grep -q -- "$CSMS_TEST_TOKEN"; then
