@@ -620,6 +620,7 @@ START_TEST(t_lazy_libcurl)
 }
 END_TEST
 
+#ifndef __SANITIZE_ADDRESS__
 static long vm_size_kib(void)
 {
 	char *status = t_slurp("/proc/self/status"), *p = strstr(status, "\nVmSize:");
@@ -630,6 +631,7 @@ static long vm_size_kib(void)
 	free(status);
 	return kib;
 }
+#endif
 
 /*
  * One long-lived host (saslauthd, dovecot's auth workers): its first check runs short of
