@@ -8,8 +8,7 @@
 #include <security/pam_appl.h>
 #include <stdio.h>
 
-static int conv_none(int n, const struct pam_message **msg, struct pam_response **resp,
-		     void *data)
+static int conv_none(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	(void)data;
 	*resp = NULL;

@@ -10,14 +10,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Name the broken invariant, then trap: libFuzzer and the replay runner both see a crash. */
-#define FUZZ_CHECK(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__,    \
-				#cond);                                                            \
-			fflush(stderr);                                                            \
-			__builtin_trap();                                                          \
-		}                                                                                  \
+#define FUZZ_CHECK(cond)                                                                       \
+	do {                                                                                   \
+		if (!(cond)) {                                                                 \
+			fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, \
+				#cond);                                                        \
+			fflush(stderr);                                                        \
+			__builtin_trap();                                                      \
+		}                                                                              \
 	} while (0)
 
 #endif

@@ -213,9 +213,10 @@ static void check_error_code(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == 0 || rc == -ENOENT);
 	FUZZ_CHECK(bytes_are((const uint8_t *)code + CODE_LEN, GUARD, FILL));
 
-	root = size <= CSMS_BODY_MAX ? oracle_parse(data, size, CSMS_JSON_DEPTH,
-						    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
-				     : NULL;
+	root = size <= CSMS_BODY_MAX
+		       ? oracle_parse(data, size, CSMS_JSON_DEPTH,
+				      JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
+		       : NULL;
 	if (root != NULL && json_object_is_type(root, json_type_object)) {
 		struct json_object *top = oracle_get(root, "/error_code", &found);
 		struct json_object *inner = oracle_get(root, "/error", &found);

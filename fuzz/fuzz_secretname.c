@@ -109,8 +109,7 @@ static char *dup_bytes(const uint8_t *p, size_t n)
 	return s;
 }
 
-static void check_expand(const char *tmpl, const char *user, const char *service,
-			 const char *host)
+static void check_expand(const char *tmpl, const char *user, const char *service, const char *host)
 {
 	const size_t outlen = CSMS_SECRET_SHOW_MAX + 1; /* the smallest buffer allowed */
 	char err[CSMS_ERRLEN], *out = malloc(outlen), *ref;
@@ -211,8 +210,8 @@ static void check_escape(const uint8_t *src, size_t srclen, size_t dstlen, size_
 		}
 	}
 	full = k == srclen && (k == 0 || memcmp(dec, src, k) == 0);
-	cut = k >= 3 && memcmp(dec + k - 3, "...", 3) == 0 && k - 3 < srclen &&
-	      k - 3 <= max_in && (k == 3 || memcmp(dec, src, k - 3) == 0);
+	cut = k >= 3 && memcmp(dec + k - 3, "...", 3) == 0 && k - 3 < srclen && k - 3 <= max_in &&
+	      (k == 3 || memcmp(dec, src, k - 3) == 0);
 	FUZZ_CHECK(full || cut);
 	if (srclen > max_in)
 		FUZZ_CHECK(cut);

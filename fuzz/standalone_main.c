@@ -37,7 +37,8 @@ static int run_file(const char *path, size_t *ran)
 		return 2;
 	}
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > REPLAY_MAX_INPUT) {
-		fprintf(stderr, "%s: not a regular file of at most %zu bytes\n", path, REPLAY_MAX_INPUT);
+		fprintf(stderr, "%s: not a regular file of at most %zu bytes\n", path,
+			REPLAY_MAX_INPUT);
 		close(fd);
 		return 2;
 	}

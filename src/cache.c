@@ -33,7 +33,6 @@
 #define OUTAGE_HEAD "pam_csms outage 1\nendpoint %s\nproject %s\nreason "
 _Static_assert(NAME_LEN == 2 + 2 * CSMS_SHA256_LEN + 1, "cache file names hold a SHA-256");
 
-
 static void key_name(char *out, char prefix, const char *a, const char *b, const char *c)
 {
 	struct csms_sha256 h;
@@ -138,8 +137,8 @@ static int read_entry(int dirfd, const char *name, char **buf, size_t *len)
 {
 	char err[CSMS_ERRLEN];
 
-	return csms_file_read_at(dirfd, name, ENTRY_MAX, CSMS_FILE_SECRET, buf, len,
-				 err, sizeof(err));
+	return csms_file_read_at(dirfd, name, ENTRY_MAX, CSMS_FILE_SECRET, buf, len, err,
+				 sizeof(err));
 }
 
 /* Parse a decimal int64 that ends at a newline; *p moves past the newline. */
@@ -276,13 +275,16 @@ int csms_cache_put(const struct csms_cache *c, const char *secret,
 		return 0;
 	n = snprintf(text, sizeof(text), VERDICT_HEAD "%" PRId64 "\nanswer %s", c->endpoint,
 		     c->project, secret, a->time_ms,
-		     a->missing ? "missing\n" : !a->has_state ? "nostate\n" : "state ");
+		     a->missing      ? "missing\n"
+		     : !a->has_state ? "nostate\n"
+				     : "state ");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		goto failed;
 	p = text + n;
 	room = sizeof(text) - (size_t)n;
 	if (!a->missing && a->has_state) {
-		if (a->state_len == 0 || a->state_len > CSMS_STATE_MAX || room < 2 * a->state_len + 2)
+		if (a->state_len == 0 || a->state_len > CSMS_STATE_MAX ||
+		    room < 2 * a->state_len + 2)
 			goto failed;
 		for (size_t i = 0; i < a->state_len; i++)
 			p += snprintf(p, 3, "%02x", (unsigned char)a->state[i]);
@@ -337,10 +339,10 @@ static bool outage_get(const struct csms_cache *c, struct csms_outage *o)
 	snprintf(head, sizeof(head), OUTAGE_HEAD, c->endpoint, c->project);
 	p = buf;
 	end = buf + len;
-	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) &&
-	     take(&p, end, "window ") && take_number(&p, end, &o->window_ms) &&
-	     take(&p, end, "until ") && take_number(&p, end, &o->until_ms) && p == end &&
-	     o->window_ms >= WINDOW_MIN_MS && o->window_ms <= WINDOW_MAX_MS &&
+	ok = take(&p, end, head) && parse_reason(&p, end, &o->reason) && take(&p, end, "window ") &&
+	     take_number(&p, end, &o->window_ms) && take(&p, end, "until ") &&
+	     take_number(&p, end, &o->until_ms) && p == end && o->window_ms >= WINDOW_MIN_MS &&
+	     o->window_ms <= WINDOW_MAX_MS &&
 	     /* opened after now: the clock stepped back; it would hold the network off (and
 	      * let fail_mode=open in) for as long as the step */
 	     !dated_ahead(c, c->scope, o->until_ms - o->window_ms);
@@ -356,8 +358,8 @@ static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
 
 	probe_name(c, name);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
+		int fd = openat(c->dirfd, name,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			close(fd);
 			c->holding_probe = true;
@@ -402,9 +404,8 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 			return; /* another check already opened this window */
 		/* failures have gone on since the last window: widen it */
 		if (now_ms - prev.until_ms <= WINDOW_MAX_MS)
-			next.window_ms = prev.window_ms * 2 > WINDOW_MAX_MS
-						 ? WINDOW_MAX_MS
-						 : prev.window_ms * 2;
+			next.window_ms = prev.window_ms * 2 > WINDOW_MAX_MS ? WINDOW_MAX_MS
+									    : prev.window_ms * 2;
 	}
 	next.until_ms = now_ms + next.window_ms;
 	n = snprintf(text, sizeof(text), OUTAGE_HEAD "%s\nwindow %" PRId64 "\nuntil %" PRId64 "\n",
@@ -420,4 +421,3 @@ void csms_outage_clear(struct csms_cache *c)
 		return;
 	(void)unlinkat(c->dirfd, c->scope, 0);
 }
-

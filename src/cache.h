@@ -22,9 +22,9 @@ struct csms_cache {
 	const char *endpoint;
 	const char *project;
 	char scope[CSMS_CACHE_NAME_LEN]; /* o-HASH of endpoint and project: the outage file */
-	char err[CSMS_ERRLEN];	  /* why the cache could not be used, if it could not */
-	bool holding_probe;	  /* this check created the probe token */
-	bool writer;		  /* may change cache_dir: never a setuid caller */
+	char err[CSMS_ERRLEN];           /* why the cache could not be used, if it could not */
+	bool holding_probe;              /* this check created the probe token */
+	bool writer;                     /* may change cache_dir: never a setuid caller */
 };
 
 /* What CSMS said about one secret, and when (wall clock). */

@@ -21,7 +21,7 @@ typedef int (*setter_fn)(struct csms_config *cfg, const char *value, char *err, 
 
 struct key_def {
 	const char *name;
-	bool policy; /* may appear in [service NAME] */
+	bool policy;   /* may appear in [service NAME] */
 	setter_fn set; /* NULL: a contract key this version does not support yet */
 };
 
@@ -406,7 +406,7 @@ static int set_ca_path(struct csms_config *cfg, const char *v, char *err, size_t
 
 static int set_proxy(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
-	const char *h = strncmp(v, "http://", 7) == 0	 ? v + 7
+	const char *h = strncmp(v, "http://", 7) == 0    ? v + 7
 			: strncmp(v, "https://", 8) == 0 ? v + 8
 							 : NULL;
 
@@ -451,7 +451,7 @@ static const struct key_def keys[] = {
 	{ "auth", false, set_auth },
 	{ "token_file", false, set_token_file },
 	{ "credentials_file", false, NULL }, /* not supported yet */
-	{ "metadata_url", false, NULL }, /* not supported yet */
+	{ "metadata_url", false, NULL },     /* not supported yet */
 	{ "secret", true, set_secret },
 	{ "fail_mode", true, set_fail_mode },
 	{ "on_missing", true, set_on_missing },
@@ -495,7 +495,8 @@ static int config_set(struct csms_config *cfg, const char *key, const char *valu
 		return -EINVAL;
 	}
 	if (policy_only && !k->policy) {
-		csms_errf(err, errlen, "key '%s' cannot be set per service; move it to [csms]", key);
+		csms_errf(err, errlen, "key '%s' cannot be set per service; move it to [csms]",
+			  key);
 		return -EINVAL;
 	}
 	if (k->set == NULL) {
@@ -647,9 +648,11 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
 		if (s < e && *s != '[' && *s != ';' && *s != '#' &&
-		    memchr(s, '=', (size_t)(e - s)) == NULL && memchr(s, ':', (size_t)(e - s)) == NULL) {
-			csms_errf(err, errlen, "%s:%u: syntax error (expected [section] or key = value)",
-				  name, lineno);
+		    memchr(s, '=', (size_t)(e - s)) == NULL &&
+		    memchr(s, ':', (size_t)(e - s)) == NULL) {
+			csms_errf(err, errlen,
+				  "%s:%u: syntax error (expected [section] or key = value)", name,
+				  lineno);
 			return -EINVAL;
 		}
 		if (s < e && *s == '[') {
@@ -676,9 +679,10 @@ static int prescan(struct parse_ctx *ctx, const char *name, const char *buf, siz
 			for (size_t i = 0; i < ctx->nsections; i++) {
 				if (strlen(ctx->sections[i].name) == n &&
 				    memcmp(ctx->sections[i].name, s, n) == 0) {
-					csms_errf(err, errlen,
-						  "%s:%u: section [%.*s] repeated (first on line %u)",
-						  name, lineno, (int)n, s, ctx->sections[i].lineno);
+					csms_errf(
+						err, errlen,
+						"%s:%u: section [%.*s] repeated (first on line %u)",
+						name, lineno, (int)n, s, ctx->sections[i].lineno);
 					return -EINVAL;
 				}
 			}
@@ -789,8 +793,9 @@ static int finish(struct csms_config *cfg, const char *name, char *err, size_t e
 		if (cfg->connect_timeout_ms > cfg->timeout_ms)
 			cfg->connect_timeout_ms = cfg->timeout_ms;
 	} else if (cfg->connect_timeout_ms > cfg->timeout_ms) {
-		csms_errf(err, errlen, "%s: connect_timeout (%lldms) is longer than timeout (%lldms)",
-			  name, (long long)cfg->connect_timeout_ms, (long long)cfg->timeout_ms);
+		csms_errf(err, errlen,
+			  "%s: connect_timeout (%lldms) is longer than timeout (%lldms)", name,
+			  (long long)cfg->connect_timeout_ms, (long long)cfg->timeout_ms);
 		return -EINVAL;
 	}
 	return 0;
@@ -833,7 +838,8 @@ static int apply_args(struct csms_config *cfg, int argc, const char *const *argv
 		}
 		k = key_find(key);
 		if (k == NULL) {
-			csms_errf(err, errlen, "module argument '%.64s': unknown key '%s'", arg, key);
+			csms_errf(err, errlen, "module argument '%.64s': unknown key '%s'", arg,
+				  key);
 			return -EINVAL;
 		}
 		if (seen[k - keys]++) {
@@ -886,7 +892,8 @@ int csms_config_load_buffer(struct csms_config *cfg, const char *name, const cha
 		/* inih keeps going after an error: any non-zero result rejects the whole file. */
 		rc = ctx.rc != 0 ? ctx.rc : -EINVAL;
 		csms_errf(err, errlen, "%s:%d: %s", name, line,
-			  ctx.msg[0] ? ctx.msg : "syntax error (expected [section] or key = value)");
+			  ctx.msg[0] ? ctx.msg
+				     : "syntax error (expected [section] or key = value)");
 		goto out;
 	}
 	for (size_t i = 0; i < ctx.npending; i++) {
@@ -914,8 +921,8 @@ out:
 	return rc;
 }
 
-int csms_config_load(struct csms_config *cfg, const char *service, int argc, const char *const *argv,
-		     char *err, size_t errlen)
+int csms_config_load(struct csms_config *cfg, const char *service, int argc,
+		     const char *const *argv, char *err, size_t errlen)
 {
 	const char *path = CSMS_DEFAULT_CONF;
 	char *buf = NULL;
@@ -927,8 +934,9 @@ int csms_config_load(struct csms_config *cfg, const char *service, int argc, con
 			continue;
 		/* refused before either file is read: which one was meant is anyone's guess */
 		if (named++) {
-			csms_errf(err, errlen, "module argument 'conf' given twice (%.200s and %.200s)",
-				  path, argv[i] + 5);
+			csms_errf(err, errlen,
+				  "module argument 'conf' given twice (%.200s and %.200s)", path,
+				  argv[i] + 5);
 			return -EINVAL;
 		}
 		path = argv[i] + 5;

@@ -62,8 +62,8 @@ void csms_config_free(struct csms_config *cfg);
  * `overrides` (csms-check -o) are treated like module arguments.
  * Returns 0, or a negative errno with one line in err naming the file, line and problem.
  */
-int csms_config_load(struct csms_config *cfg, const char *service, int argc, const char *const *argv,
-		     char *err, size_t errlen);
+int csms_config_load(struct csms_config *cfg, const char *service, int argc,
+		     const char *const *argv, char *err, size_t errlen);
 
 /* Parse config text (`name` is used in messages); then apply `argv` and finish checks. */
 int csms_config_load_buffer(struct csms_config *cfg, const char *name, const char *buf, size_t len,

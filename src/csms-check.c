@@ -82,8 +82,8 @@ static int exit_code(const struct csms_verdict *v)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },	{ "no-cache", no_argument, NULL, 'n' },
-		{ "doctor", no_argument, NULL, 'd' },	{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },    { "no-cache", no_argument, NULL, 'n' },
+		{ "doctor", no_argument, NULL, 'd' },  { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
 	};
 	const char *args[MAX_OVERRIDES + 1];
@@ -126,8 +126,9 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			if (strncmp(optarg, "conf=", 5) == 0 && has_conf) {
-				fprintf(stderr, "csms-check: -o conf=: the config file is named twice "
-						"(-c or -o conf= once)\n");
+				fprintf(stderr,
+					"csms-check: -o conf=: the config file is named twice "
+					"(-c or -o conf= once)\n");
 				return EXIT_USAGE;
 			}
 			has_conf = has_conf || strncmp(optarg, "conf=", 5) == 0;

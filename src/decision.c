@@ -39,15 +39,15 @@ static bool is_bypassed(const struct csms_request *rq)
 static void cannot_answer(const struct csms_config *cfg, struct csms_verdict *v,
 			  enum csms_reason reason)
 {
-	v->decision =
-		cfg->fail_mode == CSMS_FAIL_OPEN ? CSMS_DECISION_FAIL_OPEN : CSMS_DECISION_UNAVAILABLE;
+	v->decision = cfg->fail_mode == CSMS_FAIL_OPEN ? CSMS_DECISION_FAIL_OPEN
+						       : CSMS_DECISION_UNAVAILABLE;
 	v->reason = reason;
 }
 
 static void not_found(const struct csms_config *cfg, struct csms_verdict *v)
 {
-	v->decision =
-		cfg->on_missing == CSMS_MISSING_IGNORE ? CSMS_DECISION_IGNORE : CSMS_DECISION_DENY;
+	v->decision = cfg->on_missing == CSMS_MISSING_IGNORE ? CSMS_DECISION_IGNORE
+							     : CSMS_DECISION_DENY;
 	v->reason = CSMS_REASON_NOT_FOUND;
 }
 
@@ -102,7 +102,8 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 
 	if (!csms_content_type_is_json(resp->content_type)) {
 		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
-		csms_errf(v->detail, sizeof(v->detail), "reply Content-Type is not application/json");
+		csms_errf(v->detail, sizeof(v->detail),
+			  "reply Content-Type is not application/json");
 		return;
 	}
 	if (csms_response_parse_secret(resp->body, resp->body_len, v->secret, rq->want_metadata,
@@ -303,8 +304,7 @@ static void unanswered(const struct csms_config *cfg, const struct csms_cached_a
 }
 
 /* The CA bundle is read through the same checked open as every other file. */
-int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err,
-		   size_t errlen)
+int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err, size_t errlen)
 {
 	const char *file = cfg->ca_file;
 	int rc;
@@ -331,9 +331,8 @@ int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *
 }
 
 /* Ask CSMS. Fills the verdict from the reply; returns the transport's result. */
-static enum csms_http_result ask(const struct csms_request *rq, const char *token,
-				 const char *ca, size_t ca_len, int64_t start,
-				 struct csms_verdict *v)
+static enum csms_http_result ask(const struct csms_request *rq, const char *token, const char *ca,
+				 size_t ca_len, int64_t start, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
 	struct csms_http_request hrq;
@@ -416,9 +415,8 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 			  "the account database calls this user '%.64s'", rq->account_name);
 		goto out;
 	}
-	rc = csms_secret_name_expand(cfg->secret_template, rq->user,
-				     rq->service ? rq->service : "", rq->host ? rq->host : "",
-				     v->secret, sizeof(v->secret));
+	rc = csms_secret_name_expand(cfg->secret_template, rq->user, rq->service ? rq->service : "",
+				     rq->host ? rq->host : "", v->secret, sizeof(v->secret));
 	if (rc != 0) {
 		/* never sent: dots, slashes, percent signs or over-long names cannot reach a URL */
 		v->decision = CSMS_DECISION_DENY;
@@ -467,9 +465,10 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 				  "CSMS did not answer a recent check; not asked again for %lldms",
 				  (long long)(outage.until_ms - wall));
 		else
-			csms_strlcpy(v->detail,
-				     "CSMS did not answer a recent check; another check is asking it now",
-				     sizeof(v->detail));
+			csms_strlcpy(
+				v->detail,
+				"CSMS did not answer a recent check; another check is asking it now",
+				sizeof(v->detail));
 	} else {
 		refused = ask(rq, token, ca, ca_len, start, v) == CSMS_HTTP_REFUSED;
 

@@ -106,8 +106,8 @@ static void check_credentials(struct report *r, const struct csms_config *cfg, c
 
 	if (csms_token_read(cfg->token_file, token, token_len, err, sizeof(err)) != 0) {
 		snprintf(msg, sizeof(msg),
-			 "%s; write the IAM token on one line to %s (chmod 600, owned by root)", err,
-			 cfg->token_file);
+			 "%s; write the IAM token on one line to %s (chmod 600, owned by root)",
+			 err, cfg->token_file);
 		failed(r, "credentials", msg);
 		return;
 	}
@@ -144,8 +144,9 @@ static void check_cache(struct report *r, const struct csms_config *cfg)
 	int fd;
 
 	if (!csms_config_keeps_state(cfg)) {
-		ok(r, "cache", "off for csms-check (no cache_dir, cache_ttl or offline_grace; a "
-			       "[service] section may still turn it on)");
+		ok(r, "cache",
+		   "off for csms-check (no cache_dir, cache_ttl or offline_grace; a "
+		   "[service] section may still turn it on)");
 		return;
 	}
 	csms_strlcpy(where, dir, sizeof(where));
@@ -220,9 +221,9 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	if (rc != 0) {
 		snprintf(msg, sizeof(msg), "%s; fix it (see pam_csms.conf(5))", err);
 		failed(&r, "config", msg);
-		for (const char *const *c = (const char *const[]){ "files", "credentials", "cache",
-								    "libcurl", "dns", "tcp", "tls",
-								    "clock", "api", NULL };
+		for (const char *const *c =
+			     (const char *const[]){ "files", "credentials", "cache", "libcurl",
+						    "dns", "tcp", "tls", "clock", "api", NULL };
 		     *c; c++)
 			skipped(&r, *c);
 		goto out;
@@ -248,8 +249,9 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	endpoint_host_port(cfg.endpoint, host, sizeof(host), port, sizeof(port));
 	rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0) {
-		snprintf(msg, sizeof(msg), "cannot resolve %s: %s; check the endpoint/region and "
-					   "/etc/resolv.conf",
+		snprintf(msg, sizeof(msg),
+			 "cannot resolve %s: %s; check the endpoint/region and "
+			 "/etc/resolv.conf",
 			 host, gai_strerror(rc));
 		failed(&r, "dns", msg);
 		skipped(&r, "tcp");
@@ -313,8 +315,9 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 		int64_t server = csms_http_date_parse(resp.date);
 
 		if (server < 0) {
-			failed(&r, "clock", "the server sent no usable Date header; check the "
-					    "endpoint is the CSMS (KMS) API");
+			failed(&r, "clock",
+			       "the server sent no usable Date header; check the "
+			       "endpoint is the CSMS (KMS) API");
 		} else {
 			int64_t skew = (int64_t)time(NULL) - server;
 
@@ -333,10 +336,11 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	}
 
 	if (resp.status == 401 || resp.status == 403) {
-		snprintf(msg, sizeof(msg),
-			 "ShowSecret answered HTTP %ld: the token is expired, for another region or "
-			 "lacks csms:secret:get; get a new one",
-			 resp.status);
+		snprintf(
+			msg, sizeof(msg),
+			"ShowSecret answered HTTP %ld: the token is expired, for another region or "
+			"lacks csms:secret:get; get a new one",
+			resp.status);
 		failed(&r, "api", msg);
 	} else if (resp.status == 200 || resp.status == 404 || resp.status == 400) {
 		snprintf(msg, sizeof(msg), "ShowSecret answered HTTP %ld (request_id %s)",

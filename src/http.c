@@ -134,8 +134,8 @@ static int http_global_init(void)
 
 			rc = cc == CURLE_OK ? 0 : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 			if (rc != 0)
-				snprintf(load_error, sizeof(load_error), "curl_global_init failed (%d)",
-					 (int)cc);
+				snprintf(load_error, sizeof(load_error),
+					 "curl_global_init failed (%d)", (int)cc);
 		}
 		curl_ready = rc == 0;
 	}
@@ -216,8 +216,8 @@ static void header_value(const char *line, size_t n, size_t namelen, char *out, 
 		v++;
 		vl--;
 	}
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
-			  v[vl - 1] == '\t'))
+	while (vl > 0 &&
+	       (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		vl--;
 	if (vl >= outlen)
 		vl = outlen - 1;
@@ -327,10 +327,10 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 	}
 }
 
-#define SETOPT(h, opt, val)                                          \
-	do {                                                         \
+#define SETOPT(h, opt, val)                                         \
+	do {                                                        \
 		if (api.easy_setopt((h), (opt), (val)) != CURLE_OK) \
-			goto setopt_failed;                          \
+			goto setopt_failed;                         \
 	} while (0)
 
 /* One attempt on a fresh handle: nothing is shared between attempts, users or logins. */
@@ -341,7 +341,8 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	CURL *h = api.easy_init();
 	CURLcode cc;
 	char *ctype = NULL;
-	int64_t connect_ms = rq->connect_timeout_ms < remaining ? rq->connect_timeout_ms : remaining;
+	int64_t connect_ms = rq->connect_timeout_ms < remaining ? rq->connect_timeout_ms
+								: remaining;
 
 	*status = 0;
 	ct[0] = '\0';
@@ -407,8 +408,7 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	cc = api.easy_perform(h);
 	if (cc == CURLE_OK) {
 		(void)api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-		if (api.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
-		    ctype != NULL)
+		if (api.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
 			csms_strlcpy(ct, ctype, ctlen);
 	}
 	api.easy_cleanup(h);
@@ -443,8 +443,8 @@ int64_t csms_http_date_parse(const char *s)
 	for (size_t i = 0; i < sizeof(layout) - 1; i++) {
 		if (layout[i] == '0' && (s[i] < '0' || s[i] > '9'))
 			return -1;
-		if (layout[i] != '0' && layout[i] != 'W' && layout[i] != 'w' &&
-		    layout[i] != 'M' && layout[i] != 'm' && s[i] != layout[i])
+		if (layout[i] != '0' && layout[i] != 'W' && layout[i] != 'w' && layout[i] != 'M' &&
+		    layout[i] != 'm' && s[i] != layout[i])
 			return -1;
 	}
 	d = (s[5] - '0') * 10 + (s[6] - '0');

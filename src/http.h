@@ -10,22 +10,22 @@
 #define CSMS_REQUEST_ID_MAX 128
 
 enum csms_http_result {
-	CSMS_HTTP_OK,	     /* a final HTTP response arrived (any status) */
+	CSMS_HTTP_OK,        /* a final HTTP response arrived (any status) */
 	CSMS_HTTP_NETWORK,   /* DNS, refused, reset */
-	CSMS_HTTP_TLS,	     /* handshake, certificate, host name */
+	CSMS_HTTP_TLS,       /* handshake, certificate, host name */
 	CSMS_HTTP_TIMEOUT,   /* the overall budget ran out */
 	CSMS_HTTP_TOO_BIG,   /* body or headers over the cap */
 	CSMS_HTTP_TRUNCATED, /* the body was cut short */
 	CSMS_HTTP_PROTOCOL,  /* not a usable HTTP exchange */
-	CSMS_HTTP_CA,	     /* the CA file could not be used */
+	CSMS_HTTP_CA,        /* the CA file could not be used */
 	CSMS_HTTP_MEMORY,
-	CSMS_HTTP_REFUSED,   /* not asked: SSLKEYLOGFILE is set */
-	CSMS_HTTP_LIBRARY,   /* not asked: libcurl cannot be loaded or started here */
+	CSMS_HTTP_REFUSED, /* not asked: SSLKEYLOGFILE is set */
+	CSMS_HTTP_LIBRARY, /* not asked: libcurl cannot be loaded or started here */
 };
 
 struct csms_http_request {
 	const char *url;
-	const char *token; /* sent as X-Auth-Token */
+	const char *token;   /* sent as X-Auth-Token */
 	const char *ca_blob; /* PEM bundle already read and checked by the caller, or NULL */
 	size_t ca_blob_len;
 	const char *ca_path; /* directory of hashed certificates, or NULL */
@@ -41,11 +41,11 @@ struct csms_http_response {
 	char content_type[128];
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	char date[64]; /* the server's Date header, for clock checks */
-	char *body; /* NUL-terminated, at most CSMS_BODY_MAX bytes */
+	char *body;    /* NUL-terminated, at most CSMS_BODY_MAX bytes */
 	size_t body_len;
 	int attempts;
 	char detail[CSMS_ERRLEN]; /* what went wrong; never holds the token */
-	char trace[256];	  /* one entry per attempt, for debug logging */
+	char trace[256];          /* one entry per attempt, for debug logging */
 };
 
 /* Load libcurl.so.4 and initialise it, once it works (a failure is tried again by the next

@@ -132,7 +132,8 @@ static bool container(struct cursor *c, int depth, char close)
 	for (;;) {
 		if (close == '}') {
 			if (c->p >= c->end || *c->p != '"')
-				return fail(c, c->p >= c->end ? "cut short" : "object key is not a string");
+				return fail(c, c->p >= c->end ? "cut short"
+							      : "object key is not a string");
 			if (!string(c))
 				return false;
 			skip_ws(c);
@@ -195,8 +196,7 @@ int csms_json_check(const char *text, size_t len, char *err, size_t errlen)
 	return -EBADMSG;
 }
 
-struct json_object *csms_json_parse_object(const char *text, size_t len, char *err,
-					   size_t errlen)
+struct json_object *csms_json_parse_object(const char *text, size_t len, char *err, size_t errlen)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;

@@ -20,7 +20,6 @@ int csms_json_check(const char *text, size_t len, char *err, size_t errlen);
  * Parse text that must pass csms_json_check and be a JSON object. Returns the object (the
  * caller releases it with json_object_put) or NULL with the reason in err.
  */
-struct json_object *csms_json_parse_object(const char *text, size_t len, char *err,
-					   size_t errlen);
+struct json_object *csms_json_parse_object(const char *text, size_t len, char *err, size_t errlen);
 
 #endif

@@ -17,8 +17,8 @@ enum csms_state_kind {
 struct csms_secret_info {
 	enum csms_state_kind kind;
 	char state[CSMS_STATE_MAX + 1];
-	size_t state_len; /* may hold NUL bytes: json-c keeps \u0000 */
-	bool enabled; /* the state is exactly the 7 bytes "ENABLED" */
+	size_t state_len;    /* may hold NUL bytes: json-c keeps \u0000 */
+	bool enabled;        /* the state is exactly the 7 bytes "ENABLED" */
 	char *metadata_json; /* the secret object re-serialised, when asked for; free() it */
 };
 

@@ -43,8 +43,9 @@ static int check_owner_mode(const char *path, const struct stat *st, unsigned fl
 		return -EPERM;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		csms_errf(err, errlen, "%s: writable by group or others (mode %04o); run chmod go-w",
-			  path, (unsigned)(st->st_mode & 07777));
+		csms_errf(err, errlen,
+			  "%s: writable by group or others (mode %04o); run chmod go-w", path,
+			  (unsigned)(st->st_mode & 07777));
 		return -EPERM;
 	}
 	if ((flags & CSMS_FILE_SECRET) && (st->st_mode & (S_IRWXG | S_IRWXO))) {
@@ -92,15 +93,16 @@ static int open_checked_path(const char *path, int oflags, mode_t mkdir_mode, ch
 			return open_error(path, e, err, errlen);
 		}
 		if (st.st_uid != 0 && st.st_uid != geteuid()) {
-			csms_errf(err, errlen, "%s: directory %.*s is owned by uid %lu, not root", path,
-				  len, buf, (unsigned long)st.st_uid);
+			csms_errf(err, errlen, "%s: directory %.*s is owned by uid %lu, not root",
+				  path, len, buf, (unsigned long)st.st_uid);
 			close(dirfd);
 			return -EPERM;
 		}
 		if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-			csms_errf(err, errlen,
-				  "%s: directory %.*s is writable by group or others; run chmod go-w",
-				  path, len, buf);
+			csms_errf(
+				err, errlen,
+				"%s: directory %.*s is writable by group or others; run chmod go-w",
+				path, len, buf);
 			close(dirfd);
 			return -EPERM;
 		}

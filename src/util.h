@@ -15,7 +15,7 @@ size_t csms_strlcpy(char *dst, const char *src, size_t dstlen);
 
 /* Format an explanation into err (if err is not NULL); never fails. */
 void csms_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock jumps. */
 int64_t csms_now_ms(void);

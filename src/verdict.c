@@ -127,8 +127,8 @@ size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen,
 	return o;
 }
 
-static void put_field_len(char *buf, size_t len, size_t *off, const char *key,
-			  const char *value, size_t vlen)
+static void put_field_len(char *buf, size_t len, size_t *off, const char *key, const char *value,
+			  size_t vlen)
 {
 	char esc[FIELD_MAX_IN * 4 + 8];
 	int n;

@@ -48,13 +48,13 @@ struct csms_verdict {
 	bool has_state;
 	char state[CSMS_STATE_MAX + 1];
 	size_t state_len;
-	long http;   /* 0: no HTTP status */
+	long http; /* 0: no HTTP status */
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	int attempts;
 	int64_t ms;
 	char detail[CSMS_ERRLEN]; /* a one-line explanation; never a credential */
-	char trace[256];	  /* per-attempt timings, logged with debug */
-	char *metadata_json;	  /* the secret's metadata (csms-check --json) */
+	char trace[256];          /* per-attempt timings, logged with debug */
+	char *metadata_json;      /* the secret's metadata (csms-check --json) */
 };
 
 void csms_verdict_init(struct csms_verdict *v);

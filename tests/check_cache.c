@@ -469,11 +469,11 @@ static const struct {
 	const char *name;
 	spoil_fn spoil;
 } spoilers[] = {
-	{ "garbage", spoil_garbage },	  { "empty", spoil_empty },
+	{ "garbage", spoil_garbage },     { "empty", spoil_empty },
 	{ "truncated", spoil_truncated }, { "future", spoil_future },
-	{ "mode0644", spoil_mode },	  { "owner", spoil_owner },
-	{ "oversized", spoil_big },	  { "symlink", spoil_symlink },
-	{ "fifo", spoil_fifo },		  { "hardlink", spoil_hardlink },
+	{ "mode0644", spoil_mode },       { "owner", spoil_owner },
+	{ "oversized", spoil_big },       { "symlink", spoil_symlink },
+	{ "fifo", spoil_fifo },           { "hardlink", spoil_hardlink },
 	{ "otherkey", spoil_other_key },
 };
 
@@ -489,7 +489,8 @@ START_TEST(t_spoiled_entry_is_absent)
 
 	snprintf(user, sizeof(user), "spoil-%s", how);
 	for (int flip = 0; flip < 2; flip++) {
-		const char *was = flip ? "DISABLED" : "ENABLED", *now = flip ? "ENABLED" : "DISABLED";
+		const char *was = flip ? "DISABLED" : "ENABLED",
+			   *now = flip ? "ENABLED" : "DISABLED";
 
 		char *entry;
 
@@ -506,7 +507,8 @@ START_TEST(t_spoiled_entry_is_absent)
 		(void)unlink(entry);
 		free(entry);
 		if (spoilers[_i].spoil == spoil_symlink || spoilers[_i].spoil == spoil_hardlink) {
-			char *other = t_path(dir, spoilers[_i].spoil == spoil_symlink ? "elsewhere" : "link");
+			char *other = t_path(dir, spoilers[_i].spoil == spoil_symlink ? "elsewhere"
+										      : "link");
 
 			(void)unlink(other);
 			free(other);
@@ -955,8 +957,9 @@ START_TEST(t_one_probe_per_window)
 			char user[32];
 
 			snprintf(user, sizeof(user), "probe-k%d", i);
-			_exit(t_pam("sshd", user, args, T_ACCOUNT, 0).rc == PAM_AUTHINFO_UNAVAIL ? 0
-												 : 1);
+			_exit(t_pam("sshd", user, args, T_ACCOUNT, 0).rc == PAM_AUTHINFO_UNAVAIL
+				      ? 0
+				      : 1);
 		}
 	}
 	for (int i = 0; i < 8; i++) {
@@ -1053,8 +1056,8 @@ static void run_concurrent(bool cached)
 			char user[32];
 
 			user_name(user, sizeof(user), u);
-			ck_assert_msg(csms_cache_get(&c, user, &a) == 0,
-				      "entry for %s unreadable", user);
+			ck_assert_msg(csms_cache_get(&c, user, &a) == 0, "entry for %s unreadable",
+				      user);
 			ck_assert(a.has_state && !a.missing);
 			ck_assert_str_eq(a.state, u % 2 ? "DISABLED" : "ENABLED");
 		}

@@ -31,12 +31,23 @@ static const struct {
 	int rc;
 	long long ms;
 } durations[] = {
-	{ "5", 0, 5000 },	   { "5s", 0, 5000 },	      { "250ms", 0, 250 },
-	{ "2m", 0, 120000 },	   { "1h", 0, 3600000 },      { "0", 0, 0 },
-	{ "", -EINVAL, 0 },	   { "-1", -EINVAL, 0 },      { "+1", -EINVAL, 0 },
-	{ "1.5s", -EINVAL, 0 },	   { "5 s", -EINVAL, 0 },     { "5S", -EINVAL, 0 },
-	{ "5d", -EINVAL, 0 },	   { "s", -EINVAL, 0 },	      { "10sec", -EINVAL, 0 },
-	{ "99999999999999999999", -ERANGE, 0 }, { "9223372036854775807h", -ERANGE, 0 },
+	{ "5", 0, 5000 },
+	{ "5s", 0, 5000 },
+	{ "250ms", 0, 250 },
+	{ "2m", 0, 120000 },
+	{ "1h", 0, 3600000 },
+	{ "0", 0, 0 },
+	{ "", -EINVAL, 0 },
+	{ "-1", -EINVAL, 0 },
+	{ "+1", -EINVAL, 0 },
+	{ "1.5s", -EINVAL, 0 },
+	{ "5 s", -EINVAL, 0 },
+	{ "5S", -EINVAL, 0 },
+	{ "5d", -EINVAL, 0 },
+	{ "s", -EINVAL, 0 },
+	{ "10sec", -EINVAL, 0 },
+	{ "99999999999999999999", -ERANGE, 0 },
+	{ "9223372036854775807h", -ERANGE, 0 },
 };
 
 START_TEST(t_duration)
@@ -55,9 +66,9 @@ static const struct {
 	int rc;
 	bool val;
 } bools[] = {
-	{ "yes", 0, true },  { "true", 0, true },   { "on", 0, true },	 { "1", 0, true },
-	{ "no", 0, false },  { "false", 0, false }, { "off", 0, false }, { "0", 0, false },
-	{ "Yes", -EINVAL, 0 }, { "y", -EINVAL, 0 }, { "", -EINVAL, 0 },	 { "2", -EINVAL, 0 },
+	{ "yes", 0, true },    { "true", 0, true },   { "on", 0, true },   { "1", 0, true },
+	{ "no", 0, false },    { "false", 0, false }, { "off", 0, false }, { "0", 0, false },
+	{ "Yes", -EINVAL, 0 }, { "y", -EINVAL, 0 },   { "", -EINVAL, 0 },  { "2", -EINVAL, 0 },
 };
 
 START_TEST(t_bool)
@@ -111,7 +122,8 @@ static const struct {
 	{ "cache_ttl = 0", true, NULL },
 	{ "cache_ttl = 5m", true, NULL },
 	{ "cache_ttl = 24h", true, NULL },
-	{ "cache_ttl = 86400001ms", false, "cache_ttl: '86400001ms' is not a duration from 0 to 24h" },
+	{ "cache_ttl = 86400001ms", false,
+	  "cache_ttl: '86400001ms' is not a duration from 0 to 24h" },
 	{ "cache_ttl = 25h", false, "cache_ttl" },
 	{ "cache_ttl = -1s", false, "cache_ttl" },
 	{ "cache_ttl = 1d", false, "cache_ttl" },
@@ -163,8 +175,9 @@ START_TEST(t_value)
 
 	/* endpoint and project_id lines come from BASE; 'repeated' rows rely on that */
 	if (asprintf(&text, "[csms]\nproject_id = p1\n%s\n%s", values[_i].line,
-		     strstr(values[_i].line, "endpoint") ? "" : "endpoint = https://kms.example.com\n") <
-	    0)
+		     strstr(values[_i].line, "endpoint")
+			     ? ""
+			     : "endpoint = https://kms.example.com\n") < 0)
 		abort();
 	rc = load(text, NULL, 0, NULL, &cfg, err);
 	if (values[_i].ok)
@@ -231,7 +244,7 @@ static const struct {
 	{ "0123456789abcdef0123456789abcdef", true },
 	{ "a", true },
 	{ "A_b-9", true },
-	{ "0123456789012345678901234567890123456789012345678901234567890123", true },  /* 64 */
+	{ "0123456789012345678901234567890123456789012345678901234567890123", true },   /* 64 */
 	{ "01234567890123456789012345678901234567890123456789012345678901234", false }, /* 65 */
 	{ "a/b", false },
 	{ "a.b", false },
@@ -289,7 +302,8 @@ static const struct {
 	  "/etc/test.conf:5: control character 0x0b at column 1" },
 	{ BASE "[service sudo]\n\f[csms]:\nbypass_users = alice\n", false,
 	  "/etc/test.conf:5: control character 0x0c at column 1" },
-	{ BASE "deny_message = a\bb\n", false, "/etc/test.conf:4: control character 0x08 at column 17" },
+	{ BASE "deny_message = a\bb\n", false,
+	  "/etc/test.conf:4: control character 0x08 at column 17" },
 	{ BASE "deny_message = \x1b[2J\n", false, "/etc/test.conf:4: control character 0x1b" },
 	{ BASE "deny_message = bye\x7f\n", false, "/etc/test.conf:4: control character 0x7f" },
 	{ BASE "; a comment with \x1b[31m\n", false, "/etc/test.conf:4: control character 0x1b" },
@@ -321,15 +335,15 @@ START_TEST(t_region_endpoint)
 	struct csms_config cfg;
 	char err[CSMS_ERRLEN];
 
-	ck_assert_int_eq(load("[csms]\nregion = cn-north-4\nproject_id = p\n", NULL, 0, NULL, &cfg,
-			      err),
-			 0);
+	ck_assert_int_eq(
+		load("[csms]\nregion = cn-north-4\nproject_id = p\n", NULL, 0, NULL, &cfg, err), 0);
 	ck_assert_str_eq(cfg.endpoint, "https://kms.cn-north-4.myhuaweicloud.com");
 	csms_config_free(&cfg);
 	/* an explicit endpoint wins over the region */
-	ck_assert_int_eq(load("[csms]\nregion = cn-north-4\nendpoint = https://h:1\nproject_id = p\n",
-			      NULL, 0, NULL, &cfg, err),
-			 0);
+	ck_assert_int_eq(
+		load("[csms]\nregion = cn-north-4\nendpoint = https://h:1\nproject_id = p\n", NULL,
+		     0, NULL, &cfg, err),
+		0);
 	ck_assert_str_eq(cfg.endpoint, "https://h:1");
 	csms_config_free(&cfg);
 }
@@ -414,7 +428,8 @@ START_TEST(t_keeps_state)
 	ck_assert_str_eq(csms_config_cache_dir(&cfg), "/run/csms");
 	csms_config_free(&cfg);
 	/* cache_dir is not a policy key */
-	ck_assert_int_ne(load(BASE "[service sudo]\ncache_dir = /x\n", "sudo", 0, NULL, &cfg, err), 0);
+	ck_assert_int_ne(load(BASE "[service sudo]\ncache_dir = /x\n", "sudo", 0, NULL, &cfg, err),
+			 0);
 	csms_config_free(&cfg);
 }
 END_TEST

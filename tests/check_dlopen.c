@@ -12,9 +12,16 @@ static const char *const exported[] = {
 };
 
 static const char *const hidden[] = {
-	"csms_decide",	    "csms_config_load",	 "csms_http_get",      "csms_file_read",
-	"csms_token_read",  "csms_verdict_format", "csms_secret_name_expand",
-	"csms_response_parse_secret", "csms_strlcpy", "run_check",
+	"csms_decide",
+	"csms_config_load",
+	"csms_http_get",
+	"csms_file_read",
+	"csms_token_read",
+	"csms_verdict_format",
+	"csms_secret_name_expand",
+	"csms_response_parse_secret",
+	"csms_strlcpy",
+	"run_check",
 };
 
 START_TEST(t_dlopen)

@@ -150,11 +150,13 @@ static void on_signal(int sig)
 START_TEST(t_signals_and_timers)
 {
 	char *dir = t_scratch(), *args = t_conf_args(dir, "", "");
-	struct sigaction pipe_act = { .sa_handler = on_signal }, alrm_act = { .sa_handler = on_signal };
+	struct sigaction pipe_act = { .sa_handler = on_signal },
+			 alrm_act = { .sa_handler = on_signal };
 	struct sigaction pipe_after, alrm_after;
 	struct itimerval timer = { .it_value = { 100, 0 } }, t_after;
 	sigset_t mask_before, mask_after;
-	static const char *const users[] = { "cutbody-s1", "enabled-s2", "endless-s3", "slowbody-s4" };
+	static const char *const users[] = { "cutbody-s1", "enabled-s2", "endless-s3",
+					     "slowbody-s4" };
 
 	ck_assert_int_eq(sigaction(SIGPIPE, &pipe_act, NULL), 0);
 	ck_assert_int_eq(sigaction(SIGALRM, &alrm_act, NULL), 0);
@@ -254,7 +256,8 @@ static void *work(void *p)
 		bool enabled = (w->id + i) % 2 == 0;
 		int rc;
 
-		snprintf(user, sizeof(user), "%s-th%d-%d", enabled ? "enabled" : "disabled", w->id, i);
+		snprintf(user, sizeof(user), "%s-th%d-%d", enabled ? "enabled" : "disabled", w->id,
+			 i);
 		rc = t_pam("sshd", user, w->args, T_ACCOUNT, 0).rc;
 		if (rc != (enabled ? PAM_SUCCESS : PAM_PERM_DENIED))
 			w->wrong++;
@@ -332,8 +335,7 @@ END_TEST
 
 /* ---- stacks and handles built by hand ---- */
 
-static int conv_fail(int n, const struct pam_message **msg, struct pam_response **resp,
-		     void *data)
+static int conv_fail(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	(void)n;
 	(void)msg;
@@ -372,10 +374,8 @@ static const struct {
 	const char *control;
 	int want; /* for a DISABLED user */
 } stacks[] = {
-	{ "required", PAM_PERM_DENIED },
-	{ "requisite", PAM_PERM_DENIED },
-	{ "optional", PAM_SUCCESS },
-	{ "sufficient", PAM_SUCCESS },
+	{ "required", PAM_PERM_DENIED },     { "requisite", PAM_PERM_DENIED },
+	{ "optional", PAM_SUCCESS },         { "sufficient", PAM_SUCCESS },
 	{ "[default=ignore]", PAM_SUCCESS },
 };
 
@@ -488,7 +488,8 @@ START_TEST(t_syn_dropped)
 {
 	char *dir = t_scratch(), *conf = t_config(dir, "", ""), *args, *f, port[16];
 	int lfd = listen_loopback(0, port, sizeof(port)), fillers[8];
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons((uint16_t)strtol(port, NULL, 10)) };
 	struct t_pam_result r;
 
@@ -497,8 +498,9 @@ START_TEST(t_syn_dropped)
 		(void)connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
 	}
 	usleep(100000);
-	if (asprintf(&args, "conf=%s endpoint=https://127.0.0.1:%s timeout=2s connect_timeout=300ms",
-		     conf, port) < 0)
+	if (asprintf(&args,
+		     "conf=%s endpoint=https://127.0.0.1:%s timeout=2s connect_timeout=300ms", conf,
+		     port) < 0)
 		abort();
 	t_log_reset();
 	r = t_pam("sshd", "enabled-syn", args, T_ACCOUNT, 0);
@@ -561,7 +563,8 @@ START_TEST(t_fd_limit)
 		snprintf(user, sizeof(user), "disabled-nofd%d", extra);
 		rc = t_pam("sshd", user, args, T_ACCOUNT, 0).rc;
 		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &orig), 0);
-		ck_assert_msg(rc != PAM_SUCCESS && rc != PAM_IGNORE, "%d spare fds: rc %d", extra, rc);
+		ck_assert_msg(rc != PAM_SUCCESS && rc != PAM_IGNORE, "%d spare fds: rc %d", extra,
+			      rc);
 	}
 	while (nfill > 0)
 		close(fillers[--nfill]);
@@ -604,7 +607,8 @@ START_TEST(t_lazy_libcurl)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
-		_exit(t_pam("sshd", "enabled-lazy", cached, T_ACCOUNT, 0).rc == PAM_SUCCESS ? 0 : 1);
+		_exit(t_pam("sshd", "enabled-lazy", cached, T_ACCOUNT, 0).rc == PAM_SUCCESS ? 0
+											    : 1);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_int_eq(t_pam("sshd", "enabled-lazy", cached, T_ACCOUNT, 0).rc, PAM_SUCCESS);
@@ -651,8 +655,9 @@ START_TEST(t_libcurl_after_shortage)
 	int status;
 	pid_t pid;
 
-	if (asprintf(&more, "cache_dir = %s/cache\noffline_grace = 1h\nfail_mode = open\n"
-			    "bypass_users = breakglass",
+	if (asprintf(&more,
+		     "cache_dir = %s/cache\noffline_grace = 1h\nfail_mode = open\n"
+		     "bypass_users = breakglass",
 		     dir) < 0)
 		abort();
 	args = t_conf_args(dir, more, "");

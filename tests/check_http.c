@@ -88,7 +88,8 @@ START_TEST(t_transport)
 	ck_assert_msg(r.result == rows[_i].result, "%s: result %d (%s), want %d", rows[_i].name,
 		      r.result, r.detail, rows[_i].result);
 	if (rows[_i].status >= 0)
-		ck_assert_msg(r.status == rows[_i].status, "%s: status %ld", rows[_i].name, r.status);
+		ck_assert_msg(r.status == rows[_i].status, "%s: status %ld", rows[_i].name,
+			      r.status);
 	ck_assert_msg(t_requests_for(rows[_i].name) == rows[_i].requests, "%s: %d requests",
 		      rows[_i].name, t_requests_for(rows[_i].name));
 	ck_assert_int_eq(r.attempts, rows[_i].requests);
@@ -214,8 +215,8 @@ static const struct {
 	{ "soon", -1 },
 	{ "1 ", -1 },
 	{ "99999999999999999999", -1 },
-	{ "Thu, 01 Jan 1970 00:00:10 GMT", 0 },		/* in the past */
-	{ "Thu, 01 Jan 1970 00:01:40 GMT", 90000 },	/* now is 10 s */
+	{ "Thu, 01 Jan 1970 00:00:10 GMT", 0 },     /* in the past */
+	{ "Thu, 01 Jan 1970 00:01:40 GMT", 90000 }, /* now is 10 s */
 	{ "Thu, 01 Jan 1970 00:01:40 UTC", -1 },
 	{ "Thursday, 01-Jan-70 00:01:40 GMT", -1 },
 	{ "Thu, 01 Foo 1970 00:01:40 GMT", -1 },

@@ -74,18 +74,20 @@ static const struct row rows[] = {
 	{ "enabled", true, "secret=x%uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	  DENY, "invalid_name", "-", "none", 0 },
 	/* bypass: no request at all */
-	{ "disabled-bypass", true, "bypass_users=someone,disabled-bypass",
-	  IGNORE("bypass"), "bypass", "-", "none", 0 },
+	{ "disabled-bypass", true, "bypass_users=someone,disabled-bypass", IGNORE("bypass"),
+	  "bypass", "-", "none", 0 },
 	{ "root", true, "bypass_groups=nogroup,root", IGNORE("bypass"), "bypass", "-", "none", 0 },
-	{ "root", true, "secret=%u-nobypass", DENY, "state", "DISABLED", "api", 1 }, /* no pass for root */
+	{ "root", true, "secret=%u-nobypass", DENY, "state", "DISABLED", "api",
+	  1 }, /* no pass for root */
 	{ "disabled-nobypass", true, "bypass_groups=nogroup", DENY, "state", "DISABLED", "api", 1 },
 	/* CSMS cannot answer */
 	{ "enabled", false, "endpoint=https://127.0.0.1:1", UNAVAIL, "network", "-", "api", 0 },
 	{ "enabled", false, "endpoint=https://127.0.0.1:1 fail_mode=open", IGNORE("fail_open"),
 	  "network", "-", "api", 0 },
 	/* a 70-byte label: the resolver refuses it locally, no query leaves the machine */
-	{ "enabled", false, "endpoint=https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", UNAVAIL, "network", "-",
-	  "api", 0 },
+	{ "enabled", false,
+	  "endpoint=https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+	  UNAVAIL, "network", "-", "api", 0 },
 	{ "enabled", false, "ca_file=@PKI@/other-ca.pem", UNAVAIL, "tls", "-", "api", 0 },
 	{ "slowhdr3", false, "timeout=1s", UNAVAIL, "timeout", "-", "api", 1 },
 	{ "unauth", false, "", UNAVAIL, "credentials_rejected", "-", "api", 1 },
@@ -98,8 +100,7 @@ static const struct row rows[] = {
 	{ "err500", false, "retries=1", UNAVAIL, "http", "-", "api", 2 },
 	{ "err502", false, "retries=0", UNAVAIL, "http", "-", "api", 1 },
 	{ "err503", false, "retries=2", UNAVAIL, "http", "-", "api", 3 },
-	{ "err504", false, "retries=0 fail_mode=open", IGNORE("fail_open"), "http", "-", "api",
-	  1 },
+	{ "err504", false, "retries=0 fail_mode=open", IGNORE("fail_open"), "http", "-", "api", 1 },
 	{ "flaky503", false, "", PERMIT, "state", "ENABLED", "api", 2 },
 	{ "bad400", false, "", UNAVAIL, "http", "-", "api", 1 },
 	{ "redirect", false, "", UNAVAIL, "http", "-", "api", 1 },
@@ -162,9 +163,9 @@ static void run_row(int i, enum t_op op)
 	char user[256];
 	int want = op == T_ACCOUNT ? r->acct : r->auth;
 	struct t_pam_result res;
-	static const char *const keys[] = { "decision", "reason",     "user",	  "service",
-					    "secret",	"state",      "source",	  "http",
-					    "request_id", "attempts", "ms",	  NULL };
+	static const char *const keys[] = { "decision",   "reason",   "user",   "service",
+					    "secret",     "state",    "source", "http",
+					    "request_id", "attempts", "ms",     NULL };
 
 	if (r->exact)
 		snprintf(user, sizeof(user), "%s", r->user);
@@ -190,14 +191,14 @@ static void run_row(int i, enum t_op op)
 	ck_assert_msg(strstr(t_log(), T_TOKEN_DEFAULT) == NULL, "token in log: %s", t_log());
 	ck_assert_msg(strchr(t_log(), '\x1b') == NULL, "raw ESC in log");
 	if (r->requests >= 0 && !r->exact)
-		ck_assert_msg(t_requests_for(user) == r->requests, "row %d: %d requests, want %d", i,
-			      t_requests_for(user), r->requests);
+		ck_assert_msg(t_requests_for(user) == r->requests, "row %d: %d requests, want %d",
+			      i, t_requests_for(user), r->requests);
 	if (r->requests == 0 && r->exact && user[0] != '\0' && strchr(user, '\n') == NULL &&
 	    strchr(user, ' ') == NULL)
 		ck_assert_int_eq(t_requests_for(user), 0);
 	/* a check always returns within timeout (5 s here, 1 s where set) plus a second */
-	ck_assert_msg(res.ms < (strstr(r->args, "timeout=1s") ? 2000 : 6000), "row %d: %ld ms",
-		      i, res.ms);
+	ck_assert_msg(res.ms < (strstr(r->args, "timeout=1s") ? 2000 : 6000), "row %d: %ld ms", i,
+		      res.ms);
 	free(args);
 	free(conf);
 	free(dir);
@@ -267,7 +268,8 @@ END_TEST
 /* [service NAME] sections apply to that PAM service only. */
 START_TEST(t_service_section)
 {
-	char *dir = t_scratch(), *args = t_conf_args(dir, "", "[service sudo]\nsecret = enabled-%u\n");
+	char *dir = t_scratch(),
+	     *args = t_conf_args(dir, "", "[service sudo]\nsecret = enabled-%u\n");
 
 	ck_assert_int_eq(t_pam("sudo", "svc", args, T_ACCOUNT, 0).rc, PAM_SUCCESS);
 	ck_assert_int_eq(t_requests_for("enabled-svc"), 1);
@@ -339,7 +341,8 @@ START_TEST(t_file_errors)
 	free(args);
 
 	t_write_str(token, T_TOKEN_DEFAULT "\n", 0600);
-	t_write_str(ca, "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
+	t_write_str(ca,
+		    "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
 		    0644);
 	if (asprintf(&args, "conf=%s ca_file=%s fail_mode=open", conf, ca) < 0)
 		abort();

@@ -69,7 +69,8 @@ static const struct {
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",}}", 0, BAD },
 	{ "{'secret':{'name':'alice','state':'ENABLED'}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"EN\xff\"}}", 0, BAD },
-	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\"}}", 0, OTHER }, /* pinned: decoded, not ENABLED */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\"}}", 0,
+	  OTHER }, /* pinned: decoded, not ENABLED */
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":1e999}}", 0,
 	  ENABLED },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":"
@@ -96,11 +97,13 @@ static const struct {
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\\x41\"}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\\u12\"}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\xc0\xaf\"}}", 0, BAD },
-	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\xed\xa0\x80\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\"\xed\xa0\x80\"}}", 0,
+	  BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\"},/*c*/\"y\":1}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":True}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":-0.5e-3,"
-	  "\"y\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\\u00e9\xc3\xa9\xf0\x9f\x94\x91\"}}", 0, ENABLED },
+	  "\"y\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\\u00e9\xc3\xa9\xf0\x9f\x94\x91\"}}",
+	  0, ENABLED },
 };
 
 START_TEST(t_parse)
@@ -147,12 +150,12 @@ START_TEST(t_size_cap)
 	struct csms_secret_info info;
 	char *at = padded(CSMS_BODY_MAX), *over = padded(CSMS_BODY_MAX + 1);
 
-	ck_assert_int_eq(csms_response_parse_secret(at, CSMS_BODY_MAX, "alice", false, &info, NULL, 0),
-			 0);
+	ck_assert_int_eq(
+		csms_response_parse_secret(at, CSMS_BODY_MAX, "alice", false, &info, NULL, 0), 0);
 	ck_assert(info.enabled);
-	ck_assert_int_ne(csms_response_parse_secret(over, CSMS_BODY_MAX + 1, "alice", false, &info,
-						    NULL, 0),
-			 0);
+	ck_assert_int_ne(
+		csms_response_parse_secret(over, CSMS_BODY_MAX + 1, "alice", false, &info, NULL, 0),
+		0);
 	free(at);
 	free(over);
 }
@@ -168,13 +171,14 @@ START_TEST(t_depth)
 	memset(deep, '[', n);
 	memset(deep + n, ']', n);
 	deep[2 * n] = '\0';
-	ck_assert_int_ne(csms_response_parse_secret(deep, 2 * n, "alice", false, &info, NULL, 0), 0);
+	ck_assert_int_ne(csms_response_parse_secret(deep, 2 * n, "alice", false, &info, NULL, 0),
+			 0);
 	/* within the depth limit, extra nesting in unknown fields is fine */
 	snprintf(nested, sizeof(nested),
 		 "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":[[[[[[[[1]]]]]]]]}}");
-	ck_assert_int_eq(csms_response_parse_secret(nested, strlen(nested), "alice", false, &info,
-						    NULL, 0),
-			 0);
+	ck_assert_int_eq(
+		csms_response_parse_secret(nested, strlen(nested), "alice", false, &info, NULL, 0),
+		0);
 	free(deep);
 }
 END_TEST
@@ -185,9 +189,8 @@ START_TEST(t_metadata)
 				   "\"id\":\"b2c1\"}}";
 	struct csms_secret_info info;
 
-	ck_assert_int_eq(csms_response_parse_secret(body, strlen(body), "alice", true, &info, NULL,
-						    0),
-			 0);
+	ck_assert_int_eq(
+		csms_response_parse_secret(body, strlen(body), "alice", true, &info, NULL, 0), 0);
 	ck_assert_ptr_nonnull(info.metadata_json);
 	ck_assert_ptr_nonnull(strstr(info.metadata_json, "\"id\":\"b2c1\""));
 	free(info.metadata_json);

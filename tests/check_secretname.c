@@ -46,9 +46,12 @@ static const struct {
 	{ "%u", "..%2f", "sshd", "h", -EINVAL, "..%2f" },
 	{ "%u", "%00", "sshd", "h", -EINVAL, "%00" },
 	{ "%u", "a%20b", "sshd", "h", -EINVAL, "a%20b" },
-	{ "%u", "\xef\xbd\x81lice", "sshd", "h", -EINVAL, NULL },	/* fullwidth a */
+	{ "%u", "\xef\xbd\x81lice", "sshd", "h", -EINVAL, NULL },  /* fullwidth a */
 	{ "%u", "alice\xe2\x80\x8b", "sshd", "h", -EINVAL, NULL }, /* zero-width space */
-	{ "%u", "ali\xcc\x81" "ce", "sshd", "h", -EINVAL, NULL },	/* combining acute */
+	{ "%u",
+	  "ali\xcc\x81"
+	  "ce",
+	  "sshd", "h", -EINVAL, NULL }, /* combining acute */
 	{ "%u", "alice:x", "sshd", "h", -EINVAL, NULL },
 	{ "%u", "alice ", "sshd", "h", -EINVAL, NULL },
 	{ "%u", "a;id", "sshd", "h", -EINVAL, NULL },
@@ -114,9 +117,9 @@ static const struct {
 	const char *tmpl;
 	int rc;
 } templates[] = {
-	{ "%u", 0 },	       { "login-%u", 0 }, { "%s_%u.%h", 0 }, { "%%%u", 0 },
-	{ "", -EINVAL },       { "%", -EINVAL },  { "%x", -EINVAL }, { "%U", -EINVAL },
-	{ "a/%u", -EINVAL },   { "a %u", -EINVAL }, { "%u:x", -EINVAL },
+	{ "%u", 0 },         { "login-%u", 0 },   { "%s_%u.%h", 0 },   { "%%%u", 0 },
+	{ "", -EINVAL },     { "%", -EINVAL },    { "%x", -EINVAL },   { "%U", -EINVAL },
+	{ "a/%u", -EINVAL }, { "a %u", -EINVAL }, { "%u:x", -EINVAL },
 };
 
 START_TEST(t_template)

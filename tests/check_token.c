@@ -33,9 +33,15 @@ static const struct {
 	{ "", 0, 0600, -EINVAL, NULL },
 	{ "01234567\r\n89abcdef", 0, 0600, -EINVAL, NULL },
 	{ "01234567\tx89abcdef", 0, 0600, -EINVAL, NULL },
-	{ "01234567\x7f" "89abcdef", 0, 0600, -EINVAL, NULL },
-	{ "01234567\xc3\xa9" "89abcdef", 0, 0600, -EINVAL, NULL },
-	{ "01234567\0" "89abcdef", 17, 0600, -EINVAL, NULL },
+	{ "01234567\x7f"
+	  "89abcdef",
+	  0, 0600, -EINVAL, NULL },
+	{ "01234567\xc3\xa9"
+	  "89abcdef",
+	  0, 0600, -EINVAL, NULL },
+	{ "01234567\0"
+	  "89abcdef",
+	  17, 0600, -EINVAL, NULL },
 	{ TOK16, 0, 0640, -EPERM, NULL },
 	{ TOK16, 0, 0644, -EPERM, NULL },
 	{ TOK16, 0, 0604, -EPERM, NULL },

@@ -99,11 +99,11 @@ END_TEST
 START_TEST(t_names)
 {
 	static const char *const reasons[] = {
-		"state",   "not_found", "invalid_name", "bypass",		"network",
-		"tls",	   "timeout",	"http",		"throttled", "credentials_rejected",
-		"bad_response", "config", "credentials", "memory",
+		"state",        "not_found", "invalid_name", "bypass",    "network",
+		"tls",          "timeout",   "http",         "throttled", "credentials_rejected",
+		"bad_response", "config",    "credentials",  "memory",
 	};
-	static const char *const decisions[] = { "deny",	"permit",    "ignore", "bypass",
+	static const char *const decisions[] = { "deny",        "permit",    "ignore", "bypass",
 						 "unavailable", "fail_open", "error" };
 
 	for (int i = 0; i <= CSMS_REASON_MEMORY; i++)
@@ -140,9 +140,9 @@ START_TEST(t_json)
 	ck_assert_int_eq(json_object_get_int(f), 200);
 	ck_assert(json_object_object_get_ex(o, "metadata", &f));
 	ck_assert(json_object_is_type(f, json_type_object));
-	for (const char *const *k = (const char *const[]){ "reason", "user", "service", "secret",
-							    "state", "source", "request_id",
-							    "attempts", "ms", NULL };
+	for (const char *const *k =
+		     (const char *const[]){ "reason", "user", "service", "secret", "state",
+					    "source", "request_id", "attempts", "ms", NULL };
 	     *k; k++)
 		ck_assert_msg(json_object_object_get_ex(o, *k, NULL), "missing %s", *k);
 	json_object_put(o);
@@ -175,10 +175,10 @@ START_TEST(t_json_not_utf8)
 		const char *in, *out;
 	} rows[] = {
 		{ "bob\xff", "bob\\xff" },
-		{ "\xc0\xaf", "\\xc0\\xaf" },	      /* overlong '/' */
-		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" }, /* a surrogate */
+		{ "\xc0\xaf", "\\xc0\\xaf" },                   /* overlong '/' */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },          /* a surrogate */
 		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* above U+10FFFF */
-		{ "\xe2\x82", "\\xe2\\x82" },	      /* cut short */
+		{ "\xe2\x82", "\\xe2\\x82" },                   /* cut short */
 		{ "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91", "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91" },
 		{ "a\"b\\c\n", "a\"b\\c\n" },
 	};

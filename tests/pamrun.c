@@ -24,7 +24,8 @@ static int conv_record(int n, const struct pam_message **msg, struct pam_respons
 		if (msg[i]->msg_style == PAM_PROMPT_ECHO_ON ||
 		    msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
 			return PAM_CONV_ERR;
-		snprintf(shown + used, sizeof(shown) - used, "    the user sees: %s\n", msg[i]->msg);
+		snprintf(shown + used, sizeof(shown) - used, "    the user sees: %s\n",
+			 msg[i]->msg);
 	}
 	return PAM_SUCCESS;
 }

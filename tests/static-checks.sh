@@ -1,5 +1,6 @@
 #!/bin/sh
-# Static analysis: cppcheck and clang-tidy (.clang-tidy) over src/, tests/, fuzz/ and bench/.
+# Static analysis: cppcheck, clang-tidy (.clang-tidy) and clang-format (.clang-format) over
+# src/, tests/, fuzz/ and bench/.
 # Usage: tests/static-checks.sh BUILDDIR   (BUILDDIR holds the generated buildconf.h)
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,5 +28,13 @@ elif [ "$(clang-tidy --quiet src/util.c -- -std=gnu11 -I src -I "$build" >/dev/n
 else
 	echo "clang-tidy: clean"
 fi
-[ "$fail" = 0 ] && echo "2 passed, 0 failed" || echo "static checks failed"
+# the layout: clang-format -i --style=file on the files it names puts it right
+if unformatted=$(for f in src/*.[ch] tests/*.[ch] fuzz/*.[ch] bench/*.c; do
+	clang-format --style=file --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+done) && [ -z "$unformatted" ]; then
+	echo "clang-format: clean"
+else
+	echo "clang-format: FAILED (clang-format -i --style=file" $unformatted ")"; fail=1
+fi
+[ "$fail" = 0 ] && echo "3 passed, 0 failed" || echo "static checks failed"
 exit $fail

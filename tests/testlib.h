@@ -65,7 +65,7 @@ void t_assert_log_field(const char *key, const char *want);
 enum t_op { T_ACCOUNT, T_AUTH, T_SETCRED, T_OPEN_SESSION, T_CLOSE_SESSION, T_CHAUTHTOK };
 
 struct t_pam_result {
-	int rc;	      /* what pam_csms returned (PAM_IGNORE recovered through a sentinel) */
+	int rc;          /* what pam_csms returned (PAM_IGNORE recovered through a sentinel) */
 	char conv[1024]; /* messages the conversation received */
 	long ms;
 };
