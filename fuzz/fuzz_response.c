@@ -2,7 +2,8 @@
  * libFuzzer harness for the ShowSecret reply parser and the error-code reader.
  *
  * The input is one HTTP body. Invariants (each traps when broken):
- *  - "enabled" only with rc == 0, and only for the 7 bytes ENABLED in a STRING state;
+ *  - csms_answer_enabled only with rc == 0, and only for the 7 bytes ENABLED in a STRING
+ *    state;
  *  - a deliberately loose oracle (json-c defaults, JSON pointer look-ups, whitespace-only
  *    tail) agrees on every "enabled";
  *  - a strict oracle (same json-c limits as production, but JSON pointer look-ups and our own
@@ -145,21 +146,25 @@ static struct json_object *strict_oracle(const uint8_t *d, size_t n, struct stri
 	return root;
 }
 
-static void check_info(int rc, const struct csms_secret_info *info, const struct strict_view *sv)
+static void check_info(int rc, const struct csms_answer *info, const char *metadata_json,
+		       const struct strict_view *sv)
 {
+	bool enabled = csms_answer_enabled(info);
+
 	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
-	FUZZ_CHECK(!info->enabled || rc == 0);
+	FUZZ_CHECK(!enabled || rc == 0);
 	FUZZ_CHECK((rc == 0) == sv->accepted);
+	FUZZ_CHECK(!info->missing);
 	FUZZ_CHECK(info->state_len <= CSMS_STATE_MAX);
 	FUZZ_CHECK(info->state[info->state_len] == '\0');
-	if (info->enabled)
+	if (enabled)
 		FUZZ_CHECK(info->kind == CSMS_STATE_STRING && info->state_len == 7 &&
 			   memcmp(info->state, "ENABLED", 7) == 0);
 	if (rc != 0) {
-		FUZZ_CHECK(!info->enabled && info->metadata_json == NULL);
+		FUZZ_CHECK(!enabled && metadata_json == NULL);
 		return;
 	}
-	FUZZ_CHECK(info->enabled == sv->enabled);
+	FUZZ_CHECK(enabled == sv->enabled);
 	FUZZ_CHECK(info->kind == sv->kind);
 	if (info->kind == CSMS_STATE_STRING) {
 		size_t want = sv->state_len < CSMS_STATE_MAX ? sv->state_len : CSMS_STATE_MAX;
@@ -172,18 +177,18 @@ static void check_info(int rc, const struct csms_secret_info *info, const struct
 }
 
 /* csms-check --json re-parses the metadata with json_tokener_parse (verdict.c). */
-static void check_metadata(const struct csms_secret_info *info)
+static void check_metadata(const struct csms_answer *info, const char *metadata_json)
 {
 	struct json_object *m, *name, *state;
 	bool found;
 
-	FUZZ_CHECK(info->metadata_json != NULL);
-	m = json_tokener_parse(info->metadata_json);
+	FUZZ_CHECK(metadata_json != NULL);
+	m = json_tokener_parse(metadata_json);
 	FUZZ_CHECK(m != NULL && json_object_is_type(m, json_type_object));
 	name = oracle_get(m, "/name", &found);
 	FUZZ_CHECK(is_string_eq(name, WANT, WANT_LEN));
 	state = oracle_get(m, "/state", &found);
-	if (info->enabled)
+	if (csms_answer_enabled(info))
 		FUZZ_CHECK(is_string_eq(state, "ENABLED", 7));
 	else if (info->kind == CSMS_STATE_STRING)
 		FUZZ_CHECK(state != NULL && json_object_is_type(state, json_type_string) &&
@@ -263,7 +268,8 @@ static void check_validator(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct csms_secret_info plain, meta;
+	struct csms_answer plain, meta;
+	char *meta_json = NULL;
 	struct strict_view sv;
 	struct json_object *strict_root;
 	char err[CSMS_ERRLEN + GUARD];
@@ -277,26 +283,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strict_root = strict_oracle(data, size, &sv);
 
 	memset(err, FILL, sizeof(err));
-	rc = csms_response_parse_secret((const char *)data, size, WANT, false, &plain, err,
+	rc = csms_response_parse_secret((const char *)data, size, WANT, &plain, NULL, err,
 					CSMS_ERRLEN);
 	FUZZ_CHECK(bytes_are((const uint8_t *)err + CSMS_ERRLEN, GUARD, FILL));
 	if (rc != 0)
 		FUZZ_CHECK(memchr(err, '\0', CSMS_ERRLEN) != NULL && err[0] != '\0');
-	FUZZ_CHECK(plain.metadata_json == NULL);
-	check_info(rc, &plain, &sv);
-	if (plain.enabled)
+	check_info(rc, &plain, NULL, &sv);
+	if (csms_answer_enabled(&plain))
 		FUZZ_CHECK(loose_oracle_enabled(data, size));
 
 	/* With metadata: the same verdict, plus a secret object that survives a round trip. */
-	rc_meta = csms_response_parse_secret((const char *)data, size, WANT, true, &meta, NULL, 0);
+	rc_meta = csms_response_parse_secret((const char *)data, size, WANT, &meta, &meta_json,
+					     NULL, 0);
 	FUZZ_CHECK(rc_meta == rc);
-	FUZZ_CHECK(meta.enabled == plain.enabled && meta.kind == plain.kind &&
-		   meta.state_len == plain.state_len &&
+	FUZZ_CHECK(meta.kind == plain.kind && meta.state_len == plain.state_len &&
 		   memcmp(meta.state, plain.state, plain.state_len + 1) == 0);
-	check_info(rc_meta, &meta, &sv);
+	check_info(rc_meta, &meta, meta_json, &sv);
 	if (rc_meta == 0)
-		check_metadata(&meta);
-	free(meta.metadata_json);
+		check_metadata(&meta, meta_json);
+	free(meta_json);
 	json_object_put(strict_root);
 
 	check_error_code(data, size);

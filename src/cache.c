@@ -181,8 +181,9 @@ static int hexval(char ch)
 	return -1;
 }
 
-static bool parse_answer(const char *p, const char *end, struct csms_cached_answer *a)
+static bool parse_answer(const char *p, const char *end, struct csms_answer *a)
 {
+	a->kind = CSMS_STATE_ABSENT;
 	if (take(&p, end, "missing\n")) {
 		a->missing = true;
 		return p == end;
@@ -191,7 +192,7 @@ static bool parse_answer(const char *p, const char *end, struct csms_cached_answ
 		return p == end;
 	if (!take(&p, end, "state "))
 		return false;
-	a->has_state = true;
+	a->kind = CSMS_STATE_STRING;
 	while (p < end && *p != '\n') {
 		int hi = hexval(p[0]), lo = end - p > 1 ? hexval(p[1]) : -1;
 
@@ -222,7 +223,7 @@ static bool dated_ahead(const struct csms_cache *c, const char *name, int64_t wh
 
 /* The entry in file `name` (secret's key_name), or -ENOENT. */
 static int get_named(const struct csms_cache *c, const char *name, const char *secret,
-		     struct csms_cached_answer *a)
+		     struct csms_cache_entry *e)
 {
 	char head[1024];
 	char *buf;
@@ -230,40 +231,41 @@ static int get_named(const struct csms_cache *c, const char *name, const char *s
 	const char *p, *end;
 	bool ok;
 
-	memset(a, 0, sizeof(*a));
+	memset(e, 0, sizeof(*e));
 	if (read_entry(c->dirfd, name, &buf, &len) != 0)
 		return -ENOENT;
 	snprintf(head, sizeof(head), VERDICT_HEAD, c->endpoint, c->project, secret);
 	p = buf;
 	end = buf + len;
-	ok = take(&p, end, head) && take_number(&p, end, &a->time_ms) && a->time_ms > 0 &&
-	     take(&p, end, "answer ") && parse_answer(p, end, a) &&
-	     !dated_ahead(c, name, a->time_ms);
+	ok = take(&p, end, head) && take_number(&p, end, &e->time_ms) && e->time_ms > 0 &&
+	     take(&p, end, "answer ") && parse_answer(p, end, &e->answer) &&
+	     !dated_ahead(c, name, e->time_ms);
 	free(buf);
 	if (!ok) {
-		memset(a, 0, sizeof(*a));
+		memset(e, 0, sizeof(*e));
 		return -ENOENT;
 	}
 	return 0;
 }
 
-int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cached_answer *a)
+int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cache_entry *e)
 {
 	char name[NAME_LEN];
 
 	if (c->dirfd < 0) {
-		memset(a, 0, sizeof(*a));
+		memset(e, 0, sizeof(*e));
 		return -ENOENT;
 	}
 	key_name(name, 'v', c->endpoint, c->project, secret);
-	return get_named(c, name, secret, a);
+	return get_named(c, name, secret, e);
 }
 
-int csms_cache_put(const struct csms_cache *c, const char *secret,
-		   const struct csms_cached_answer *a)
+int csms_cache_put(const struct csms_cache *c, const char *secret, const struct csms_cache_entry *e)
 {
+	const struct csms_answer *a = &e->answer;
+	bool has_state = !a->missing && a->kind == CSMS_STATE_STRING && a->state_len > 0;
 	char name[NAME_LEN], text[ENTRY_MAX], *p;
-	struct csms_cached_answer now;
+	struct csms_cache_entry now;
 	size_t room;
 	int n, rc = -EINVAL;
 
@@ -271,20 +273,19 @@ int csms_cache_put(const struct csms_cache *c, const char *secret,
 		return -ENOENT;
 	key_name(name, 'v', c->endpoint, c->project, secret);
 	/* two checks at once: the answer asked for later wins, whichever finishes last */
-	if (get_named(c, name, secret, &now) == 0 && now.time_ms > a->time_ms)
+	if (get_named(c, name, secret, &now) == 0 && now.time_ms > e->time_ms)
 		return 0;
 	n = snprintf(text, sizeof(text), VERDICT_HEAD "%" PRId64 "\nanswer %s", c->endpoint,
-		     c->project, secret, a->time_ms,
-		     a->missing      ? "missing\n"
-		     : !a->has_state ? "nostate\n"
-				     : "state ");
+		     c->project, secret, e->time_ms,
+		     a->missing   ? "missing\n"
+		     : !has_state ? "nostate\n"
+				  : "state ");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		goto failed;
 	p = text + n;
 	room = sizeof(text) - (size_t)n;
-	if (!a->missing && a->has_state) {
-		if (a->state_len == 0 || a->state_len > CSMS_STATE_MAX ||
-		    room < 2 * a->state_len + 2)
+	if (has_state) {
+		if (a->state_len > CSMS_STATE_MAX || room < 2 * a->state_len + 2)
 			goto failed;
 		for (size_t i = 0; i < a->state_len; i++)
 			p += snprintf(p, 3, "%02x", (unsigned char)a->state[i]);

@@ -12,7 +12,7 @@
 
 #include "response.h"
 #include "util.h"
-#include "verdict.h"
+#include "verdict.h" /* enum csms_reason */
 
 /* "x-" and 64 hex digits of SHA-256 */
 #define CSMS_CACHE_NAME_LEN (2 + 64 + 1)
@@ -27,13 +27,10 @@ struct csms_cache {
 	bool writer;                     /* may change cache_dir: never a setuid caller */
 };
 
-/* What CSMS said about one secret, and when (wall clock). */
-struct csms_cached_answer {
+/* What CSMS said about one secret, and when it was asked (wall clock). */
+struct csms_cache_entry {
 	int64_t time_ms;
-	bool missing; /* the secret does not exist */
-	bool has_state;
-	char state[CSMS_STATE_MAX + 1];
-	size_t state_len;
+	struct csms_answer answer;
 };
 
 /* CSMS could not answer recently: checks until `until_ms` (wall clock) skip the network. */
@@ -57,12 +54,12 @@ void csms_cache_close(struct csms_cache *c);
  * 0 and *a, or -ENOENT when there is no usable entry (corrupt, foreign, or dated ahead of
  * the wall clock, which a writer removes: once the clock caught up it would pass for fresh).
  */
-int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cached_answer *a);
+int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_cache_entry *e);
 /* Replace the entry atomically (temporary file, then rename), mode 0600, unless the entry
  * there holds an answer asked for later. When the answer cannot be written the entry is
  * removed: an older answer must not stand in for it. */
 int csms_cache_put(const struct csms_cache *c, const char *secret,
-		   const struct csms_cached_answer *a);
+		   const struct csms_cache_entry *e);
 
 /* Remove the entry, if there is one (an absent entry never lets anyone in). */
 void csms_cache_forget(const struct csms_cache *c, const char *secret);

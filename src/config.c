@@ -962,3 +962,10 @@ const char *csms_config_cache_dir(const struct csms_config *cfg)
 {
 	return cfg->cache_dir != NULL ? cfg->cache_dir : CSMS_DEFAULT_CACHE_DIR;
 }
+
+const char *csms_config_ca_file(const struct csms_config *cfg)
+{
+	if (cfg->ca_file != NULL)
+		return cfg->ca_file;
+	return cfg->ca_path != NULL ? NULL : CSMS_DEFAULT_CA_FILE;
+}

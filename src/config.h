@@ -79,6 +79,9 @@ int csms_bool_parse(const char *s, bool *out);
  * asked for (cache_ttl, offline_grace or cache_dir set); otherwise every check asks CSMS. */
 bool csms_config_keeps_state(const struct csms_config *cfg);
 
+/* The CA bundle to read: ca_file, else the system's unless ca_path is given (then NULL). */
+const char *csms_config_ca_file(const struct csms_config *cfg);
+
 /* cache_dir as named in the file or the arguments, or CSMS_DEFAULT_CACHE_DIR. */
 const char *csms_config_cache_dir(const struct csms_config *cfg);
 

@@ -7,6 +7,7 @@
 #include "response.h"
 #include "safefile.h"
 #include "secretname.h"
+#include "showsecret.h"
 #include "token.h"
 #include "util.h"
 
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-#define CA_FILE_MAX ((size_t)4 * 1024 * 1024)
 /* A probe token older than timeout plus this belongs to a check that died. */
 #define PROBE_SLACK_MS 5000
 
@@ -44,11 +44,19 @@ static void cannot_answer(const struct csms_config *cfg, struct csms_verdict *v,
 	v->reason = reason;
 }
 
-static void not_found(const struct csms_config *cfg, struct csms_verdict *v)
+/* What CSMS said (now, or earlier and kept), under today's policy (on_missing). */
+static void from_answer(const struct csms_config *cfg, const struct csms_answer *a,
+			struct csms_verdict *v)
 {
-	v->decision = cfg->on_missing == CSMS_MISSING_IGNORE ? CSMS_DECISION_IGNORE
-							     : CSMS_DECISION_DENY;
-	v->reason = CSMS_REASON_NOT_FOUND;
+	v->answer = *a;
+	if (a->missing) {
+		v->decision = cfg->on_missing == CSMS_MISSING_IGNORE ? CSMS_DECISION_IGNORE
+								     : CSMS_DECISION_DENY;
+		v->reason = CSMS_REASON_NOT_FOUND;
+		return;
+	}
+	v->reason = CSMS_REASON_STATE;
+	v->decision = csms_answer_enabled(a) ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
 }
 
 static void from_transport_failure(const struct csms_config *cfg,
@@ -97,7 +105,7 @@ static void from_transport_failure(const struct csms_config *cfg,
 static void from_status_200(const struct csms_request *rq, const struct csms_http_response *resp,
 			    struct csms_verdict *v)
 {
-	struct csms_secret_info info;
+	struct csms_answer a;
 	char why[CSMS_ERRLEN];
 
 	if (!csms_content_type_is_json(resp->content_type)) {
@@ -106,27 +114,28 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 			  "reply Content-Type is not application/json");
 		return;
 	}
-	if (csms_response_parse_secret(resp->body, resp->body_len, v->secret, rq->want_metadata,
-				       &info, why, sizeof(why)) != 0) {
+	if (csms_response_parse_secret(resp->body, resp->body_len, v->secret, &a,
+				       rq->want_metadata ? &v->metadata_json : NULL, why,
+				       sizeof(why)) != 0) {
 		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
 		csms_strlcpy(v->detail, why, sizeof(v->detail));
 		return;
 	}
-	v->metadata_json = info.metadata_json;
-	v->reason = CSMS_REASON_STATE;
-	v->has_state = info.kind == CSMS_STATE_STRING;
-	memcpy(v->state, info.state, sizeof(v->state));
-	v->state_len = info.state_len;
-	v->decision = info.enabled ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
-	if (info.kind == CSMS_STATE_ABSENT)
+	from_answer(rq->cfg, &a, v);
+	if (a.kind == CSMS_STATE_ABSENT)
 		csms_strlcpy(v->detail, "secret has no state", sizeof(v->detail));
-	else if (info.kind == CSMS_STATE_NOT_STRING)
+	else if (a.kind == CSMS_STATE_NOT_STRING)
 		csms_strlcpy(v->detail, "secret state is not a string", sizeof(v->detail));
 }
 
 static void from_status_400(const struct csms_config *cfg, const struct csms_http_response *resp,
 			    struct csms_verdict *v)
 {
+	static const struct csms_answer missing = { .missing = true };
+	/* scheduled for deletion: as if the state were PENDING_DELETE */
+	static const struct csms_answer pending = { .kind = CSMS_STATE_STRING,
+						    .state = "PENDING_DELETE",
+						    .state_len = 14 };
 	char code[32];
 
 	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) != 0) {
@@ -134,17 +143,12 @@ static void from_status_400(const struct csms_config *cfg, const struct csms_htt
 		csms_strlcpy(v->detail, "HTTP 400 without an error code", sizeof(v->detail));
 		return;
 	}
-	if (strcmp(code, "CSMS.0106") == 0 || strcmp(code, "CSMS.0005") == 0) {
-		not_found(cfg, v);
-	} else if (strcmp(code, "CSMS.0103") == 0 || strcmp(code, "CSMS.0107") == 0) {
-		/* scheduled for deletion: as if the state were PENDING_DELETE */
-		v->decision = CSMS_DECISION_DENY;
-		v->reason = CSMS_REASON_STATE;
-		v->has_state = true;
-		v->state_len = csms_strlcpy(v->state, "PENDING_DELETE", sizeof(v->state));
-	} else {
+	if (strcmp(code, "CSMS.0106") == 0 || strcmp(code, "CSMS.0005") == 0)
+		from_answer(cfg, &missing, v);
+	else if (strcmp(code, "CSMS.0103") == 0 || strcmp(code, "CSMS.0107") == 0)
+		from_answer(cfg, &pending, v);
+	else
 		cannot_answer(cfg, v, CSMS_REASON_HTTP);
-	}
 	csms_errf(v->detail, sizeof(v->detail), "error_code %s", code);
 }
 
@@ -155,6 +159,7 @@ static void from_status_400(const struct csms_config *cfg, const struct csms_htt
 static void from_status_404(const struct csms_config *cfg, const struct csms_http_response *resp,
 			    struct csms_verdict *v)
 {
+	static const struct csms_answer missing = { .missing = true };
 	char code[32];
 
 	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) == 0 &&
@@ -164,7 +169,7 @@ static void from_status_404(const struct csms_config *cfg, const struct csms_htt
 			  "HTTP 404 %s from the API gateway: check endpoint and project_id", code);
 		return;
 	}
-	not_found(cfg, v);
+	from_answer(cfg, &missing, v);
 }
 
 static void from_response(const struct csms_request *rq, const struct csms_http_response *resp,
@@ -189,41 +194,11 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 		csms_errf(v->detail, sizeof(v->detail), "HTTP %ld", s);
 }
 
-static bool cached_enabled(const struct csms_cached_answer *a)
+/* CSMS said what the secret is, or that there is none, just now: worth keeping. */
+static bool answered(const struct csms_verdict *v)
 {
-	return !a->missing && a->has_state && csms_streq_len(a->state, a->state_len, "ENABLED");
-}
-
-/* A verdict from an answer CSMS gave earlier, with today's policy (on_missing). */
-static void from_cached(const struct csms_config *cfg, const struct csms_cached_answer *a,
-			struct csms_verdict *v)
-{
-	if (a->missing) {
-		not_found(cfg, v);
-		return;
-	}
-	v->reason = CSMS_REASON_STATE;
-	v->has_state = a->has_state;
-	memcpy(v->state, a->state, sizeof(v->state));
-	v->state_len = a->state_len;
-	v->decision = cached_enabled(a) ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
-}
-
-/* An answer worth keeping: CSMS said what the secret is, or that there is none. */
-static bool to_cached(const struct csms_verdict *v, int64_t now, struct csms_cached_answer *a)
-{
-	if (v->source != CSMS_SOURCE_API ||
-	    (v->reason != CSMS_REASON_STATE && v->reason != CSMS_REASON_NOT_FOUND))
-		return false;
-	memset(a, 0, sizeof(*a));
-	a->time_ms = now;
-	a->missing = v->reason == CSMS_REASON_NOT_FOUND;
-	a->has_state = !a->missing && v->has_state && v->state_len > 0;
-	if (a->has_state) {
-		memcpy(a->state, v->state, sizeof(a->state));
-		a->state_len = v->state_len;
-	}
-	return true;
+	return v->source == CSMS_SOURCE_API &&
+	       (v->reason == CSMS_REASON_STATE || v->reason == CSMS_REASON_NOT_FOUND);
 }
 
 /*
@@ -256,11 +231,11 @@ static bool is_outage(const struct csms_verdict *v)
 static void remember(struct csms_cache *c, const struct csms_verdict *v, int64_t asked,
 		     bool keep_missing)
 {
-	struct csms_cached_answer fresh;
+	if (answered(v)) {
+		const struct csms_cache_entry fresh = { .time_ms = asked, .answer = v->answer };
 
-	if (to_cached(v, asked, &fresh)) {
 		/* a fresh answer always replaces the entry: DISABLED takes effect */
-		if (fresh.missing && !keep_missing)
+		if (fresh.answer.missing && !keep_missing)
 			csms_cache_forget(c, v->secret);
 		else
 			(void)csms_cache_put(c, v->secret, &fresh);
@@ -275,16 +250,16 @@ static void remember(struct csms_cache *c, const struct csms_verdict *v, int64_t
  * deny keeps fail_mode=open shut, and a setuid caller's own failure (`trusted` false) does
  * neither and never fails open.
  */
-static void unanswered(const struct csms_config *cfg, const struct csms_cached_answer *cached,
+static void unanswered(const struct csms_config *cfg, const struct csms_cache_entry *cached,
 		       int64_t now, bool trusted, struct csms_verdict *v)
 {
 	bool young = cached != NULL && now - cached->time_ms < cfg->offline_grace_ms;
 
-	if (young && trusted && cached_enabled(cached)) {
+	if (young && trusted && csms_answer_enabled(&cached->answer)) {
 		char why[CSMS_ERRLEN];
 
 		csms_strlcpy(why, v->detail, sizeof(why));
-		from_cached(cfg, cached, v);
+		from_answer(cfg, &cached->answer, v);
 		v->source = CSMS_SOURCE_STALE;
 		csms_errf(v->detail, sizeof(v->detail),
 			  "ENABLED %llds ago, within offline_grace; CSMS: %s",
@@ -303,63 +278,23 @@ static void unanswered(const struct csms_config *cfg, const struct csms_cached_a
 	}
 }
 
-/* The CA bundle is read through the same checked open as every other file. */
-int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err, size_t errlen)
-{
-	const char *file = cfg->ca_file;
-	int rc;
-
-	*blob = NULL;
-	*len = 0;
-	if (cfg->ca_path != NULL) {
-		rc = csms_dir_check(cfg->ca_path, err, errlen);
-		if (rc != 0)
-			return rc;
-	}
-	if (file == NULL && cfg->ca_path == NULL)
-		file = CSMS_DEFAULT_CA_FILE;
-	if (file == NULL)
-		return 0;
-	rc = csms_file_read(file, CA_FILE_MAX, 0, blob, len, err, errlen);
-	if (rc == 0 && *len == 0) {
-		csms_errf(err, errlen, "%s: empty CA bundle", file);
-		free(*blob);
-		*blob = NULL;
-		rc = -EINVAL;
-	}
-	return rc;
-}
-
 /* Ask CSMS. Fills the verdict from the reply; returns the transport's result. */
 static enum csms_http_result ask(const struct csms_request *rq, const char *token, const char *ca,
 				 size_t ca_len, int64_t start, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
-	struct csms_http_request hrq;
+	struct csms_showsecret q;
 	struct csms_http_response resp;
 	enum csms_http_result result;
-	size_t url_len = strlen(cfg->endpoint) + strlen(cfg->project_id) + strlen(v->secret) + 32;
-	char *url = malloc(url_len);
 
-	if (url == NULL) {
+	if (csms_showsecret_build(&q, cfg, v->secret, token, ca, ca_len, start + cfg->timeout_ms,
+				  cfg->retries) != 0) {
 		v->decision = CSMS_DECISION_ERROR;
-		v->reason = CSMS_REASON_MEMORY;
-		return CSMS_HTTP_MEMORY;
+		v->reason = CSMS_REASON_CONFIG;
+		csms_strlcpy(v->detail, "request URL too long", sizeof(v->detail));
+		return CSMS_HTTP_PROTOCOL;
 	}
-	snprintf(url, url_len, "%s/v1/%s/secrets/%s", cfg->endpoint, cfg->project_id, v->secret);
-	memset(&resp, 0, sizeof(resp));
-	hrq = (struct csms_http_request){
-		.url = url,
-		.token = token,
-		.ca_blob = ca,
-		.ca_blob_len = ca_len,
-		.ca_path = cfg->ca_path,
-		.proxy = cfg->proxy,
-		.deadline_ms = start + cfg->timeout_ms,
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.retries = cfg->retries,
-	};
-	csms_http_get(&hrq, &resp);
+	csms_http_get(&q.http, &resp);
 	/* source=api once CSMS was asked, whatever came of it */
 	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
 	v->attempts = resp.attempts;
@@ -374,7 +309,6 @@ static enum csms_http_result ask(const struct csms_request *rq, const char *toke
 	}
 	result = resp.result;
 	csms_http_response_free(&resp);
-	free(url);
 	return result;
 }
 
@@ -382,7 +316,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
 	struct csms_cache cache = { .dirfd = -1 };
-	struct csms_cached_answer cached;
+	struct csms_cache_entry cached;
 	struct csms_outage outage;
 	char *token = NULL, *ca = NULL;
 	size_t token_len = 0, ca_len = 0;
@@ -434,7 +368,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 	}
 	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
 		/* fresh enough: permit or deny, CSMS is not asked */
-		from_cached(cfg, &cached, v);
+		from_answer(cfg, &cached.answer, v);
 		v->source = CSMS_SOURCE_CACHE;
 		csms_errf(v->detail, sizeof(v->detail), "cached answer from %llds ago",
 			  (long long)(wall - cached.time_ms) / 1000);
@@ -447,7 +381,8 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CREDENTIALS;
 		goto out;
 	}
-	rc = csms_ca_load(cfg, &ca, &ca_len, v->detail, sizeof(v->detail));
+	rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
+			  sizeof(v->detail));
 	if (rc != 0) {
 		v->decision = CSMS_DECISION_ERROR;
 		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;

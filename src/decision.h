@@ -22,10 +22,6 @@ struct csms_request {
 	int64_t start_ms; /* csms_now_ms() when the hook started; 0: now */
 };
 
-/* Read the CA bundle the config names (or the system bundle) with the file checks; the
- * ca_path directory is checked too. *blob is NULL when only ca_path is set. */
-int csms_ca_load(const struct csms_config *cfg, char **blob, size_t *len, char *err, size_t errlen);
-
 /* Decide for one user. Never fails: every problem becomes a verdict with its reason. */
 void csms_decide(const struct csms_request *rq, struct csms_verdict *v);
 

@@ -3,14 +3,15 @@
 
 #include "doctor.h"
 #include "config.h"
-#include "decision.h"
 #include "http.h"
 #include "safefile.h"
+#include "showsecret.h"
 #include "token.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -25,26 +26,54 @@
 /* A secret name nobody has: any answer but 401/403 shows the token is accepted. */
 #define PROBE_SECRET "pam-csms-doctor-probe"
 
-struct report {
+/* What the steps find out, for the steps after them. */
+struct doctor {
 	FILE *out;
 	int failed;
+	struct csms_config cfg;
+	char *token, *ca;
+	size_t token_len, ca_len;
+	char host[256], port[8];
+	struct addrinfo *ai;
+	struct csms_http_response resp; /* the one ShowSecret call: tls, clock and api */
 };
 
-static void ok(struct report *r, const char *check, const char *what)
+static void ok(struct doctor *d, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool failed(struct doctor *d, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "NAME: ok: what" or "NAME: FAIL: what; fix", one line each. */
+static void report(struct doctor *d, const char *check, const char *verdict, const char *fmt,
+		   va_list ap)
 {
-	fprintf(r->out, "%-12s ok%s%s\n", check, what[0] ? ": " : "", what);
+	char what[1024];
+
+	/* clang 14's analyzer misreads the caller's va_start (valist.Uninitialized) */
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+	if (vsnprintf(what, sizeof(what), fmt, ap) < 0)
+		what[0] = '\0';
+	fprintf(d->out, "%-12s %s%s%s\n", check, verdict, what[0] ? ": " : "", what);
 }
 
-static void failed(struct report *r, const char *check, const char *what)
+static void ok(struct doctor *d, const char *check, const char *fmt, ...)
 {
-	fprintf(r->out, "%-12s FAIL: %s\n", check, what);
-	r->failed++;
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(d, check, "ok", fmt, ap);
+	va_end(ap);
 }
 
-static void skipped(struct report *r, const char *check)
+static bool failed(struct doctor *d, const char *check, const char *fmt, ...)
 {
-	fprintf(r->out, "%-12s FAIL: not checked, an earlier check failed\n", check);
-	r->failed++;
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(d, check, "FAIL", fmt, ap);
+	va_end(ap);
+	d->failed++;
+	return false;
 }
 
 /* Split https://host[:port] (the config has validated the form). */
@@ -97,31 +126,42 @@ static int tcp_connect(const struct addrinfo *ai, int timeout_ms, char *why, siz
 	return 0;
 }
 
-static void check_credentials(struct report *r, const struct csms_config *cfg, char **token,
-			      size_t *token_len)
+/* The config file itself passed its checks when it was loaded (step_config). */
+static bool step_files(struct doctor *d)
 {
-	char err[CSMS_ERRLEN], msg[1024];
+	char err[CSMS_ERRLEN];
+
+	if (csms_ca_load(csms_config_ca_file(&d->cfg), d->cfg.ca_path, &d->ca, &d->ca_len, err,
+			 sizeof(err)) != 0) {
+		return failed(d, "files", "%s; make it a root-owned file no one else can write",
+			      err);
+	}
+	ok(d, "files", "config and CA files: owner and mode are safe");
+	return true;
+}
+
+static bool step_credentials(struct doctor *d)
+{
+	const char *file = d->cfg.token_file;
+	char err[CSMS_ERRLEN];
 	struct stat st;
 	time_t age;
 
-	if (csms_token_read(cfg->token_file, token, token_len, err, sizeof(err)) != 0) {
-		snprintf(msg, sizeof(msg),
-			 "%s; write the IAM token on one line to %s (chmod 600, owned by root)",
-			 err, cfg->token_file);
-		failed(r, "credentials", msg);
-		return;
+	if (csms_token_read(file, &d->token, &d->token_len, err, sizeof(err)) != 0) {
+		return failed(
+			d, "credentials",
+			"%s; write the IAM token on one line to %s (chmod 600, owned by root)", err,
+			file);
 	}
-	if (stat(cfg->token_file, &st) == 0 &&
-	    (age = time(NULL) - st.st_mtime) > CSMS_DOCTOR_TOKEN_MAX_AGE) {
-		snprintf(msg, sizeof(msg),
-			 "%s was written %lld h ago and IAM tokens expire after 24 h; refresh it "
-			 "(see the token-refresh timer in the README)",
-			 cfg->token_file, (long long)age / 3600);
-		failed(r, "credentials", msg);
-		return;
+	if (stat(file, &st) == 0 && (age = time(NULL) - st.st_mtime) > CSMS_DOCTOR_TOKEN_MAX_AGE) {
+		return failed(
+			d, "credentials",
+			"%s was written %lld h ago and IAM tokens expire after 24 h; refresh it "
+			"(see the token-refresh timer in the README)",
+			file, (long long)age / 3600);
 	}
-	snprintf(msg, sizeof(msg), "%s holds a %zu-byte token", cfg->token_file, *token_len);
-	ok(r, "credentials", msg);
+	ok(d, "credentials", "%s holds a %zu-byte token", file, d->token_len);
+	return true;
 }
 
 static bool read_only(int fd)
@@ -136,18 +176,18 @@ static bool read_only(int fd)
  * looked at: the module creates it (0700) on its first check, the doctor never does, so a
  * missing one is fine when its parent passes the same checks.
  */
-static void check_cache(struct report *r, const struct csms_config *cfg)
+static bool step_cache(struct doctor *d)
 {
-	const char *dir = csms_config_cache_dir(cfg);
-	char err[CSMS_ERRLEN], msg[1024], where[PATH_MAX];
-	bool missing;
+	const char *dir = csms_config_cache_dir(&d->cfg);
+	char err[CSMS_ERRLEN], where[PATH_MAX];
+	bool missing, good = true;
 	int fd;
 
-	if (!csms_config_keeps_state(cfg)) {
-		ok(r, "cache",
+	if (!csms_config_keeps_state(&d->cfg)) {
+		ok(d, "cache",
 		   "off for csms-check (no cache_dir, cache_ttl or offline_grace; a "
 		   "[service] section may still turn it on)");
-		return;
+		return true;
 	}
 	csms_strlcpy(where, dir, sizeof(where));
 	fd = csms_dir_open(where, 0, err, sizeof(err));
@@ -160,203 +200,194 @@ static void check_cache(struct report *r, const struct csms_config *cfg)
 		fd = csms_dir_open(where, 0, err, sizeof(err));
 	}
 	if (fd < 0) {
-		snprintf(msg, sizeof(msg), "%s%s%s; %s", missing ? dir : "",
-			 missing ? " does not exist and the module cannot create it: " : "", err,
-			 fd == -EACCES ? "run csms-check as root, as the module runs"
-				       : "until then every check goes without the cache (see "
-					 "cache_dir in pam_csms.conf(5))");
-		failed(r, "cache", msg);
-		return;
+		return failed(d, "cache", "%s%s%s; %s", missing ? dir : "",
+			      missing ? " does not exist and the module cannot create it: " : "",
+			      err,
+			      fd == -EACCES ? "run csms-check as root, as the module runs"
+					    : "until then every check goes without the cache (see "
+					      "cache_dir in pam_csms.conf(5))");
 	}
 	if (read_only(fd)) {
-		snprintf(msg, sizeof(msg),
-			 "%s%s%.400s is on a read-only file system: answers are not kept and "
-			 "outages not damped; name a cache_dir on a writable one",
-			 missing ? dir : "", missing ? " does not exist and " : "", where);
-		failed(r, "cache", msg);
+		good = failed(d, "cache",
+			      "%s%s%.400s is on a read-only file system: answers are not kept and "
+			      "outages not damped; name a cache_dir on a writable one",
+			      missing ? dir : "", missing ? " does not exist and " : "", where);
 	} else if (missing) {
-		snprintf(msg, sizeof(msg),
-			 "%s does not exist yet; the first check creates it (mode 0700)", dir);
-		ok(r, "cache", msg);
+		ok(d, "cache", "%s does not exist yet; the first check creates it (mode 0700)",
+		   dir);
 	} else {
-		snprintf(msg, sizeof(msg), "%s: a directory no one else can write", dir);
-		ok(r, "cache", msg);
+		ok(d, "cache", "%s: a directory no one else can write", dir);
 	}
 	close(fd);
+	return good;
 }
 
 /* Load libcurl as csms-check does (every symbol bound: csms_http_bind_now) and start it. */
-static bool check_libcurl(struct report *r)
+static bool step_libcurl(struct doctor *d)
 {
-	char why[CSMS_ERRLEN], msg[1024];
+	char why[CSMS_ERRLEN];
 	int rc = csms_http_ready(why, sizeof(why));
 
-	if (rc == 0) {
-		ok(r, "libcurl", "libcurl.so.4 and every library it needs load and start");
-		return true;
+	if (rc != 0) {
+		return failed(d, "libcurl", "%s; %s", why, csms_http_ready_fix(rc));
 	}
-	snprintf(msg, sizeof(msg), "%s; %s", why, csms_http_ready_fix(rc));
-	failed(r, "libcurl", msg);
-	return false;
+	ok(d, "libcurl", "libcurl.so.4 and every library it needs load and start");
+	return true;
 }
+
+static bool step_dns(struct doctor *d)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	int rc;
+
+	endpoint_host_port(d->cfg.endpoint, d->host, sizeof(d->host), d->port, sizeof(d->port));
+	rc = getaddrinfo(d->host, d->port, &hints, &d->ai);
+	if (rc != 0) {
+		d->ai = NULL;
+		return failed(
+			d, "dns",
+			"cannot resolve %s: %s; check the endpoint/region and /etc/resolv.conf",
+			d->host, gai_strerror(rc));
+	}
+	ok(d, "dns", "%s resolves", d->host);
+	return true;
+}
+
+static bool step_tcp(struct doctor *d)
+{
+	char err[CSMS_ERRLEN];
+
+	if (tcp_connect(d->ai, (int)d->cfg.connect_timeout_ms, err, sizeof(err)) != 0) {
+		return failed(
+			d, "tcp",
+			"cannot connect to %s port %s: %s; check the firewall, proxy and endpoint",
+			d->host, d->port, err);
+	}
+	ok(d, "tcp", "connected to %s port %s", d->host, d->port);
+	return true;
+}
+
+/* One real ShowSecret request gives the TLS, clock and API answers. */
+static bool step_tls(struct doctor *d)
+{
+	struct csms_showsecret q;
+
+	if (csms_showsecret_build(&q, &d->cfg, PROBE_SECRET, d->token, d->ca, d->ca_len,
+				  csms_now_ms() + d->cfg.timeout_ms, 0) != 0)
+		return failed(d, "tls", "the request URL is too long");
+	csms_http_get(&q.http, &d->resp);
+	if (d->resp.result == CSMS_HTTP_TLS || d->resp.result == CSMS_HTTP_CA) {
+		return failed(
+			d, "tls",
+			"%s; check ca_file/ca_path (the CA that signed the endpoint) and that the "
+			"endpoint's host name matches its certificate",
+			d->resp.detail);
+	}
+	if (d->resp.result != CSMS_HTTP_OK)
+		return failed(d, "tls", "no HTTP answer: %s", d->resp.detail);
+	ok(d, "tls", "certificate chain and host name verified");
+	return true;
+}
+
+static bool step_clock(struct doctor *d)
+{
+	int64_t server = csms_http_date_parse(d->resp.date), skew;
+
+	if (server < 0)
+		return failed(d, "clock",
+			      "the server sent no usable Date header; check the "
+			      "endpoint is the CSMS (KMS) API");
+	skew = (int64_t)time(NULL) - server;
+	if (llabs(skew) > CSMS_DOCTOR_MAX_SKEW)
+		return failed(d, "clock",
+			      "off by %llds from the server; set the clock (e.g. enable NTP with "
+			      "timedatectl set-ntp true)",
+			      (long long)skew);
+	ok(d, "clock", "off by %llds from the server", (long long)skew);
+	return true;
+}
+
+static bool step_api(struct doctor *d)
+{
+	long status = d->resp.status;
+
+	if (status == 401 || status == 403)
+		return failed(d, "api",
+			      "ShowSecret answered HTTP %ld: the token is expired, for another "
+			      "region or lacks csms:secret:get; get a new one",
+			      status);
+	if (status != 200 && status != 404 && status != 400)
+		return failed(d, "api",
+			      "ShowSecret answered HTTP %ld; check the endpoint and project_id, or "
+			      "try again later",
+			      status);
+	ok(d, "api", "ShowSecret answered HTTP %ld (request_id %s)", status,
+	   d->resp.request_id[0] ? d->resp.request_id : "-");
+	return true;
+}
+
+/* The checks in order; a step runs only when every step it needs passed. */
+enum {
+	CONFIG = 1u << 0,
+	FILES = 1u << 1,
+	CREDENTIALS = 1u << 2,
+	CACHE = 1u << 3,
+	LIBCURL = 1u << 4,
+	DNS = 1u << 5,
+	TCP = 1u << 6,
+	TLS = 1u << 7,
+	CLOCK = 1u << 8,
+	API = 1u << 9,
+};
+
+static const struct step {
+	const char *name;
+	unsigned self;
+	bool (*run)(struct doctor *d);
+	unsigned needs;
+} steps[] = {
+	{ "files", FILES, step_files, CONFIG },
+	{ "credentials", CREDENTIALS, step_credentials, CONFIG },
+	{ "cache", CACHE, step_cache, CONFIG },
+	{ "libcurl", LIBCURL, step_libcurl, CONFIG },
+	{ "dns", DNS, step_dns, CONFIG },
+	{ "tcp", TCP, step_tcp, DNS },
+	{ "tls", TLS, step_tls, TCP | FILES | CREDENTIALS | LIBCURL },
+	{ "clock", CLOCK, step_clock, TLS },
+	{ "api", API, step_api, TLS },
+};
 
 int csms_doctor(int argc, const char *const *argv, FILE *out)
 {
-	struct report r = { out, 0 };
-	struct csms_config cfg;
-	struct csms_http_request hrq;
-	struct csms_http_response resp;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char err[CSMS_ERRLEN], msg[1024], host[256], port[8], url[512];
-	char *token = NULL, *ca = NULL;
-	size_t token_len = 0, ca_len = 0;
-	bool files_ok, curl_ok, net_ok = false;
+	struct doctor d = { .out = out };
+	char err[CSMS_ERRLEN];
+	unsigned passed = 0;
 	int rc;
 
-	memset(&resp, 0, sizeof(resp));
 	csms_strlcpy(err, "out of memory", sizeof(err));
-	rc = csms_config_init(&cfg);
+	rc = csms_config_init(&d.cfg);
 	if (rc == 0)
-		rc = csms_config_load(&cfg, "csms-check", argc, argv, err, sizeof(err));
+		rc = csms_config_load(&d.cfg, "csms-check", argc, argv, err, sizeof(err));
 	if (rc != 0) {
-		snprintf(msg, sizeof(msg), "%s; fix it (see pam_csms.conf(5))", err);
-		failed(&r, "config", msg);
-		for (const char *const *c =
-			     (const char *const[]){ "files", "credentials", "cache", "libcurl",
-						    "dns", "tcp", "tls", "clock", "api", NULL };
-		     *c; c++)
-			skipped(&r, *c);
-		goto out;
-	}
-	snprintf(msg, sizeof(msg), "%s: endpoint %s, project %s", cfg.conf_path, cfg.endpoint,
-		 cfg.project_id);
-	ok(&r, "config", msg);
-
-	/* the config file itself passed its checks when it was loaded */
-	rc = csms_ca_load(&cfg, &ca, &ca_len, err, sizeof(err));
-	files_ok = rc == 0;
-	if (!files_ok) {
-		snprintf(msg, sizeof(msg), "%s; make it a root-owned file no one else can write",
-			 err);
-		failed(&r, "files", msg);
+		failed(&d, "config", "%s; fix it (see pam_csms.conf(5))", err);
 	} else {
-		ok(&r, "files", "config and CA files: owner and mode are safe");
+		ok(&d, "config", "%s: endpoint %s, project %s", d.cfg.conf_path, d.cfg.endpoint,
+		   d.cfg.project_id);
+		passed |= CONFIG;
 	}
-	check_credentials(&r, &cfg, &token, &token_len);
-	check_cache(&r, &cfg);
-	curl_ok = check_libcurl(&r);
-
-	endpoint_host_port(cfg.endpoint, host, sizeof(host), port, sizeof(port));
-	rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(msg, sizeof(msg),
-			 "cannot resolve %s: %s; check the endpoint/region and "
-			 "/etc/resolv.conf",
-			 host, gai_strerror(rc));
-		failed(&r, "dns", msg);
-		skipped(&r, "tcp");
-	} else {
-		snprintf(msg, sizeof(msg), "%s resolves", host);
-		ok(&r, "dns", msg);
-		if (tcp_connect(ai, (int)cfg.connect_timeout_ms, err, sizeof(err)) != 0) {
-			snprintf(msg, sizeof(msg),
-				 "cannot connect to %s port %s: %s; check the firewall, proxy and "
-				 "endpoint",
-				 host, port, err);
-			failed(&r, "tcp", msg);
-		} else {
-			snprintf(msg, sizeof(msg), "connected to %s port %s", host, port);
-			ok(&r, "tcp", msg);
-			net_ok = true;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if ((steps[i].needs & passed) != steps[i].needs) {
+			failed(&d, steps[i].name, "not checked, an earlier check failed");
+			continue;
 		}
-		freeaddrinfo(ai);
+		if (steps[i].run(&d))
+			passed |= steps[i].self;
 	}
-	if (!net_ok || !files_ok || !curl_ok || token == NULL) {
-		skipped(&r, "tls");
-		skipped(&r, "clock");
-		skipped(&r, "api");
-		goto out;
-	}
-
-	/* one real ShowSecret request gives the TLS, clock and API answers */
-	snprintf(url, sizeof(url), "%s/v1/%s/secrets/" PROBE_SECRET, cfg.endpoint, cfg.project_id);
-	hrq = (struct csms_http_request){
-		.url = url,
-		.token = token,
-		.ca_blob = ca,
-		.ca_blob_len = ca_len,
-		.ca_path = cfg.ca_path,
-		.proxy = cfg.proxy,
-		.deadline_ms = csms_now_ms() + cfg.timeout_ms,
-		.connect_timeout_ms = cfg.connect_timeout_ms,
-		.retries = 0,
-	};
-	csms_http_get(&hrq, &resp);
-	if (resp.result == CSMS_HTTP_TLS || resp.result == CSMS_HTTP_CA) {
-		snprintf(msg, sizeof(msg),
-			 "%s; check ca_file/ca_path (the CA that signed the endpoint) and that the "
-			 "endpoint's host name matches its certificate",
-			 resp.detail);
-		failed(&r, "tls", msg);
-		skipped(&r, "clock");
-		skipped(&r, "api");
-		goto out;
-	}
-	if (resp.result != CSMS_HTTP_OK) {
-		snprintf(msg, sizeof(msg), "no HTTP answer: %s", resp.detail);
-		failed(&r, "tls", msg);
-		skipped(&r, "clock");
-		skipped(&r, "api");
-		goto out;
-	}
-	ok(&r, "tls", "certificate chain and host name verified");
-
-	{
-		int64_t server = csms_http_date_parse(resp.date);
-
-		if (server < 0) {
-			failed(&r, "clock",
-			       "the server sent no usable Date header; check the "
-			       "endpoint is the CSMS (KMS) API");
-		} else {
-			int64_t skew = (int64_t)time(NULL) - server;
-
-			snprintf(msg, sizeof(msg), "off by %llds from the server", (long long)skew);
-			if (llabs(skew) > CSMS_DOCTOR_MAX_SKEW) {
-				size_t n = strlen(msg);
-
-				snprintf(msg + n, sizeof(msg) - n,
-					 "; set the clock (e.g. enable NTP with timedatectl "
-					 "set-ntp true)");
-				failed(&r, "clock", msg);
-			} else {
-				ok(&r, "clock", msg);
-			}
-		}
-	}
-
-	if (resp.status == 401 || resp.status == 403) {
-		snprintf(
-			msg, sizeof(msg),
-			"ShowSecret answered HTTP %ld: the token is expired, for another region or "
-			"lacks csms:secret:get; get a new one",
-			resp.status);
-		failed(&r, "api", msg);
-	} else if (resp.status == 200 || resp.status == 404 || resp.status == 400) {
-		snprintf(msg, sizeof(msg), "ShowSecret answered HTTP %ld (request_id %s)",
-			 resp.status, resp.request_id[0] ? resp.request_id : "-");
-		ok(&r, "api", msg);
-	} else {
-		snprintf(msg, sizeof(msg),
-			 "ShowSecret answered HTTP %ld; check the endpoint and project_id, or try "
-			 "again later",
-			 resp.status);
-		failed(&r, "api", msg);
-	}
-out:
-	csms_http_response_free(&resp);
-	csms_token_free(token, token_len);
-	free(ca);
-	csms_config_free(&cfg);
-	return r.failed;
+	if (d.ai != NULL)
+		freeaddrinfo(d.ai);
+	csms_http_response_free(&d.resp);
+	csms_token_free(d.token, d.token_len);
+	free(d.ca);
+	csms_config_free(&d.cfg);
+	return d.failed;
 }

@@ -20,14 +20,23 @@ static struct json_object *parse_one_object(const char *body, size_t len, char *
 	return csms_json_parse_object(body, len, err, errlen);
 }
 
-int csms_response_parse_secret(const char *body, size_t len, const char *want, bool with_metadata,
-			       struct csms_secret_info *out, char *err, size_t errlen)
+bool csms_answer_enabled(const struct csms_answer *a)
+{
+	return !a->missing && a->kind == CSMS_STATE_STRING &&
+	       csms_streq_len(a->state, a->state_len, "ENABLED");
+}
+
+int csms_response_parse_secret(const char *body, size_t len, const char *want,
+			       struct csms_answer *out, char **metadata_json, char *err,
+			       size_t errlen)
 {
 	struct json_object *root, *secret, *name, *state;
 	int rc = -EBADMSG;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = CSMS_STATE_ABSENT;
+	if (metadata_json != NULL)
+		*metadata_json = NULL;
 	root = parse_one_object(body, len, err, errlen);
 	if (root == NULL)
 		return -EBADMSG;
@@ -45,22 +54,21 @@ int csms_response_parse_secret(const char *body, size_t len, const char *want, b
 	}
 	if (json_object_object_get_ex(secret, "state", &state) && state != NULL) {
 		if (json_object_is_type(state, json_type_string)) {
-			const char *s = json_object_get_string(state);
 			size_t sl = (size_t)json_object_get_string_len(state);
 
+			/* a longer state is never ENABLED, so the cut changes no decision */
 			out->kind = CSMS_STATE_STRING;
 			out->state_len = sl < CSMS_STATE_MAX ? sl : CSMS_STATE_MAX;
-			memcpy(out->state, s, out->state_len);
+			memcpy(out->state, json_object_get_string(state), out->state_len);
 			out->state[out->state_len] = '\0';
-			out->enabled = csms_streq_len(s, sl, "ENABLED");
 		} else {
 			out->kind = CSMS_STATE_NOT_STRING;
 		}
 	}
-	if (with_metadata) {
+	if (metadata_json != NULL) {
 		const char *js = json_object_to_json_string_ext(secret, JSON_C_TO_STRING_PLAIN);
 
-		out->metadata_json = js ? strdup(js) : NULL;
+		*metadata_json = js ? strdup(js) : NULL;
 	}
 	rc = 0;
 out:
@@ -108,14 +116,8 @@ bool csms_content_type_is_json(const char *ct)
 		return false;
 	while (*ct == ' ')
 		ct++;
-	for (size_t i = 0; i < n; i++) {
-		char c = ct[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != want[i])
-			return false;
-	}
+	if (!csms_prefix_icase(ct, strlen(ct), want))
+		return false;
 	ct += n;
 	while (*ct == ' ' || *ct == '\t')
 		ct++;

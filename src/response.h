@@ -9,26 +9,33 @@
 #define CSMS_STATE_MAX 32
 
 enum csms_state_kind {
+	CSMS_STATE_ABSENT, /* the zero value: no state known */
 	CSMS_STATE_STRING, /* state holds the value (cut at CSMS_STATE_MAX for the log) */
-	CSMS_STATE_ABSENT,
 	CSMS_STATE_NOT_STRING,
 };
 
-struct csms_secret_info {
-	enum csms_state_kind kind;
+/* What CSMS said about one secret: that there is none, or what its state is. The reply, a
+ * cache entry and a verdict each hold one of these. */
+struct csms_answer {
+	bool missing;              /* the secret does not exist; nothing below is set */
+	enum csms_state_kind kind; /* of the secret's "state" member */
 	char state[CSMS_STATE_MAX + 1];
-	size_t state_len;    /* may hold NUL bytes: json-c keeps \u0000 */
-	bool enabled;        /* the state is exactly the 7 bytes "ENABLED" */
-	char *metadata_json; /* the secret object re-serialised, when asked for; free() it */
+	size_t state_len; /* may hold NUL bytes: json-c keeps \u0000 */
 };
+
+/* The one test that lets anyone in: the secret exists and its state is exactly the 7 bytes
+ * "ENABLED" (compared by length: no prefix, no case, no embedded NUL). */
+bool csms_answer_enabled(const struct csms_answer *a);
 
 /*
  * Parse a 200 body for secret `want`. Returns 0 when the body is exactly one JSON object
- * (whitespace around it allowed) whose "secret" is an object with "name" equal to `want`;
- * otherwise -EBADMSG with the reason in err. with_metadata fills metadata_json.
+ * (whitespace around it allowed) whose "secret" is an object with "name" equal to `want`,
+ * and fills *out; otherwise -EBADMSG with the reason in err. A non-NULL metadata_json gets
+ * the secret object re-serialised (free() it).
  */
-int csms_response_parse_secret(const char *body, size_t len, const char *want, bool with_metadata,
-			       struct csms_secret_info *out, char *err, size_t errlen);
+int csms_response_parse_secret(const char *body, size_t len, const char *want,
+			       struct csms_answer *out, char **metadata_json, char *err,
+			       size_t errlen);
 
 /*
  * Find the error code of an error body: "error_code" at the top, or "code" inside an

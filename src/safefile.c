@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define CA_FILE_MAX ((size_t)4 * 1024 * 1024)
+
 static int open_error(const char *path, int e, char *err, size_t errlen)
 {
 	switch (e) {
@@ -265,6 +267,30 @@ out:
 		free(buf);
 	}
 	close(fd);
+	return rc;
+}
+
+int csms_ca_load(const char *ca_file, const char *ca_path, char **blob, size_t *len, char *err,
+		 size_t errlen)
+{
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	if (ca_path != NULL) {
+		rc = csms_dir_check(ca_path, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	if (ca_file == NULL)
+		return 0;
+	rc = csms_file_read(ca_file, CA_FILE_MAX, 0, blob, len, err, errlen);
+	if (rc == 0 && *len == 0) {
+		csms_errf(err, errlen, "%s: empty CA bundle", ca_file);
+		free(*blob);
+		*blob = NULL;
+		rc = -EINVAL;
+	}
 	return rc;
 }
 

@@ -22,6 +22,14 @@ int csms_file_read(const char *path, size_t max, unsigned flags, char **out, siz
 int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, char **out,
 		      size_t *outlen, char *err, size_t errlen);
 
+/*
+ * The CA trust for the endpoint: the bundle `ca_file` (read like any other file, at most
+ * 4 MiB, not empty) into *blob, and the directory `ca_path` checked like a file's parents.
+ * Either may be NULL; *blob is NULL when only ca_path is given. 0 or a negative errno.
+ */
+int csms_ca_load(const char *ca_file, const char *ca_path, char **blob, size_t *len, char *err,
+		 size_t errlen);
+
 /* The same ownership and mode checks for a directory (ca_path). */
 int csms_dir_check(const char *path, char *err, size_t errlen);
 

@@ -86,6 +86,23 @@ bool csms_streq_len(const char *a, size_t alen, const char *b)
 	return strlen(b) == alen && memcmp(a, b, alen) == 0;
 }
 
+bool csms_prefix_icase(const char *s, size_t n, const char *lower)
+{
+	size_t nl = strlen(lower);
+
+	if (n < nl)
+		return false;
+	for (size_t i = 0; i < nl; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lower[i])
+			return false;
+	}
+	return true;
+}
+
 size_t csms_utf8_seq(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -10,6 +10,9 @@
 
 #define CSMS_ERRLEN 256
 
+/* A parameter a callback or hook must take but does not use (as Linux-PAM's modules do). */
+#define UNUSED __attribute__((unused))
+
 /* Copy at most dstlen-1 bytes and always terminate; returns strlen(src). */
 size_t csms_strlcpy(char *dst, const char *src, size_t dstlen);
 
@@ -33,6 +36,9 @@ void csms_sleep_until_ms(int64_t until_ms);
 uint32_t csms_jitter(uint32_t bound);
 
 bool csms_streq_len(const char *a, size_t alen, const char *b);
+
+/* s[0..n) starts with `lower` (lower case), ignoring ASCII case: header names, media types. */
+bool csms_prefix_icase(const char *s, size_t n, const char *lower);
 
 /* The length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF; n > 0), or 0 when s[0] does not start one. */

@@ -127,6 +127,11 @@ size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen,
 	return o;
 }
 
+static bool has_state(const struct csms_verdict *v)
+{
+	return !v->answer.missing && v->answer.kind == CSMS_STATE_STRING;
+}
+
 static void put_field_len(char *buf, size_t len, size_t *off, const char *key, const char *value,
 			  size_t vlen)
 {
@@ -163,7 +168,8 @@ void csms_verdict_format(const struct csms_verdict *v, const char *user, const c
 	put_field(buf, len, &off, "user", user);
 	put_field(buf, len, &off, "service", service);
 	put_field(buf, len, &off, "secret", v->secret);
-	put_field_len(buf, len, &off, "state", v->has_state ? v->state : NULL, v->state_len);
+	put_field_len(buf, len, &off, "state", has_state(v) ? v->answer.state : NULL,
+		      v->answer.state_len);
 	put_field(buf, len, &off, "source", csms_source_name(v->source));
 	snprintf(num, sizeof(num), "%ld", v->http);
 	put_field(buf, len, &off, "http", v->http ? num : NULL);
@@ -240,7 +246,7 @@ char *csms_verdict_json(const struct csms_verdict *v, const char *user, const ch
 	rc |= add_str(o, "user", user);
 	rc |= add_str(o, "service", service);
 	rc |= add_str(o, "secret", v->secret[0] ? v->secret : NULL);
-	rc |= add_bytes(o, "state", v->has_state ? v->state : NULL, v->state_len);
+	rc |= add_bytes(o, "state", has_state(v) ? v->answer.state : NULL, v->answer.state_len);
 	rc |= add_str(o, "source", csms_source_name(v->source));
 	rc |= json_object_object_add(o, "http", v->http ? json_object_new_int64(v->http) : NULL);
 	rc |= add_str(o, "request_id", v->request_id[0] ? v->request_id : NULL);

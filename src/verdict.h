@@ -45,10 +45,8 @@ struct csms_verdict {
 	enum csms_reason reason;
 	enum csms_source source;
 	char secret[CSMS_SECRET_SHOW_MAX + 1]; /* empty when no name was formed */
-	bool has_state;
-	char state[CSMS_STATE_MAX + 1];
-	size_t state_len;
-	long http; /* 0: no HTTP status */
+	struct csms_answer answer; /* what CSMS said (now or before), when it said anything */
+	long http;                 /* 0: no HTTP status */
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	int attempts;
 	int64_t ms;

@@ -1052,14 +1052,14 @@ static void run_concurrent(bool cached)
 						 t_env("CSMS_STANDIN_PROJECT"), false),
 				 0);
 		for (int u = 0; u < USERS; u++) {
-			struct csms_cached_answer a;
+			struct csms_cache_entry e;
 			char user[32];
 
 			user_name(user, sizeof(user), u);
-			ck_assert_msg(csms_cache_get(&c, user, &a) == 0, "entry for %s unreadable",
+			ck_assert_msg(csms_cache_get(&c, user, &e) == 0, "entry for %s unreadable",
 				      user);
-			ck_assert(a.has_state && !a.missing);
-			ck_assert_str_eq(a.state, u % 2 ? "DISABLED" : "ENABLED");
+			ck_assert(e.answer.kind == CSMS_STATE_STRING && !e.answer.missing);
+			ck_assert_str_eq(e.answer.state, u % 2 ? "DISABLED" : "ENABLED");
 		}
 		csms_cache_close(&c);
 		free(cache);

@@ -108,20 +108,21 @@ static const struct {
 
 START_TEST(t_parse)
 {
-	struct csms_secret_info info;
+	struct csms_answer info;
 	char err[CSMS_ERRLEN];
 	size_t len = rows[_i].len ? rows[_i].len : strlen(rows[_i].body);
-	int rc = csms_response_parse_secret(rows[_i].body, len, "alice", false, &info, err,
+	int rc = csms_response_parse_secret(rows[_i].body, len, "alice", &info, NULL, err,
 					    sizeof(err));
 
 	if (rows[_i].want == BAD) {
 		ck_assert_msg(rc != 0, "row %d accepted", _i);
-		ck_assert_msg(!info.enabled, "row %d: enabled on failure", _i);
+		ck_assert_msg(!csms_answer_enabled(&info), "row %d: enabled on failure", _i);
 		return;
 	}
 	ck_assert_msg(rc == 0, "row %d: %s", _i, err);
-	ck_assert_msg(info.enabled == (rows[_i].want == ENABLED), "row %d: enabled=%d", _i,
-		      info.enabled);
+	ck_assert(!info.missing);
+	ck_assert_msg(csms_answer_enabled(&info) == (rows[_i].want == ENABLED),
+		      "row %d: enabled=%d", _i, csms_answer_enabled(&info));
 	if (rows[_i].want == ABSENT)
 		ck_assert_int_eq(info.kind, CSMS_STATE_ABSENT);
 	if (rows[_i].want == NOT_STRING)
@@ -147,14 +148,14 @@ static char *padded(size_t total)
 
 START_TEST(t_size_cap)
 {
-	struct csms_secret_info info;
+	struct csms_answer info;
 	char *at = padded(CSMS_BODY_MAX), *over = padded(CSMS_BODY_MAX + 1);
 
 	ck_assert_int_eq(
-		csms_response_parse_secret(at, CSMS_BODY_MAX, "alice", false, &info, NULL, 0), 0);
-	ck_assert(info.enabled);
+		csms_response_parse_secret(at, CSMS_BODY_MAX, "alice", &info, NULL, NULL, 0), 0);
+	ck_assert(csms_answer_enabled(&info));
 	ck_assert_int_ne(
-		csms_response_parse_secret(over, CSMS_BODY_MAX + 1, "alice", false, &info, NULL, 0),
+		csms_response_parse_secret(over, CSMS_BODY_MAX + 1, "alice", &info, NULL, NULL, 0),
 		0);
 	free(at);
 	free(over);
@@ -165,19 +166,18 @@ START_TEST(t_depth)
 {
 	size_t n = 10000;
 	char *deep = malloc(2 * n + 1);
-	struct csms_secret_info info;
+	struct csms_answer info;
 	char nested[512];
 
 	memset(deep, '[', n);
 	memset(deep + n, ']', n);
 	deep[2 * n] = '\0';
-	ck_assert_int_ne(csms_response_parse_secret(deep, 2 * n, "alice", false, &info, NULL, 0),
-			 0);
+	ck_assert_int_ne(csms_response_parse_secret(deep, 2 * n, "alice", &info, NULL, NULL, 0), 0);
 	/* within the depth limit, extra nesting in unknown fields is fine */
 	snprintf(nested, sizeof(nested),
 		 "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":[[[[[[[[1]]]]]]]]}}");
 	ck_assert_int_eq(
-		csms_response_parse_secret(nested, strlen(nested), "alice", false, &info, NULL, 0),
+		csms_response_parse_secret(nested, strlen(nested), "alice", &info, NULL, NULL, 0),
 		0);
 	free(deep);
 }
@@ -187,13 +187,14 @@ START_TEST(t_metadata)
 {
 	static const char body[] = "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\","
 				   "\"id\":\"b2c1\"}}";
-	struct csms_secret_info info;
+	struct csms_answer info;
+	char *meta;
 
 	ck_assert_int_eq(
-		csms_response_parse_secret(body, strlen(body), "alice", true, &info, NULL, 0), 0);
-	ck_assert_ptr_nonnull(info.metadata_json);
-	ck_assert_ptr_nonnull(strstr(info.metadata_json, "\"id\":\"b2c1\""));
-	free(info.metadata_json);
+		csms_response_parse_secret(body, strlen(body), "alice", &info, &meta, NULL, 0), 0);
+	ck_assert_ptr_nonnull(meta);
+	ck_assert_ptr_nonnull(strstr(meta, "\"id\":\"b2c1\""));
+	free(meta);
 }
 END_TEST
 
@@ -242,6 +243,33 @@ static const struct {
 	{ NULL, false },
 };
 
+/* The one test that lets anyone in, for each way an answer can hold "ENABLED" or not. */
+START_TEST(t_answer_enabled)
+{
+	static const struct {
+		struct csms_answer a;
+		bool enabled;
+	} answers[] = {
+		{ { .kind = CSMS_STATE_STRING, .state = "ENABLED", .state_len = 7 }, true },
+		{ { .missing = true,
+		    .kind = CSMS_STATE_STRING,
+		    .state = "ENABLED",
+		    .state_len = 7 },
+		  false },
+		{ { .kind = CSMS_STATE_ABSENT, .state = "ENABLED", .state_len = 7 }, false },
+		{ { .kind = CSMS_STATE_NOT_STRING, .state = "ENABLED", .state_len = 7 }, false },
+		{ { .kind = CSMS_STATE_STRING, .state = "ENABLED\0X", .state_len = 9 }, false },
+		{ { .kind = CSMS_STATE_STRING, .state = "ENABLE", .state_len = 6 }, false },
+		{ { .kind = CSMS_STATE_STRING, .state = "enabled", .state_len = 7 }, false },
+		{ { 0 }, false },
+	};
+
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+		ck_assert_msg(csms_answer_enabled(&answers[i].a) == answers[i].enabled, "row %zu",
+			      i);
+}
+END_TEST
+
 START_TEST(t_content_type)
 {
 	ck_assert_msg(csms_content_type_is_json(types[_i].ct) == types[_i].json, "%s",
@@ -260,6 +288,7 @@ int main(void)
 	tcase_add_test(tc, t_size_cap);
 	tcase_add_test(tc, t_depth);
 	tcase_add_test(tc, t_metadata);
+	tcase_add_test(tc, t_answer_enabled);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

@@ -62,8 +62,8 @@ START_TEST(t_format_order)
 	v.reason = CSMS_REASON_STATE;
 	v.source = CSMS_SOURCE_API;
 	strcpy(v.secret, "login-bob");
-	v.has_state = true;
-	v.state_len = strlen(strcpy(v.state, "FROZEN"));
+	v.answer.kind = CSMS_STATE_STRING;
+	v.answer.state_len = strlen(strcpy(v.answer.state, "FROZEN"));
 	v.http = 200;
 	strcpy(v.request_id, "0a1b");
 	v.attempts = 1;
@@ -126,8 +126,8 @@ START_TEST(t_json)
 	v.reason = CSMS_REASON_STATE;
 	v.source = CSMS_SOURCE_API;
 	strcpy(v.secret, "alice");
-	v.has_state = true;
-	v.state_len = strlen(strcpy(v.state, "ENABLED"));
+	v.answer.kind = CSMS_STATE_STRING;
+	v.answer.state_len = strlen(strcpy(v.answer.state, "ENABLED"));
 	v.http = 200;
 	v.metadata_json = strdup("{\"id\":\"x\",\"state\":\"ENABLED\"}");
 	s = csms_verdict_json(&v, "alice", "sshd");
