@@ -7,6 +7,16 @@ extra=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^pam_sm_')
 if [ -n "$extra" ]; then
 	echo "FAIL: exported besides pam_sm_*: $extra"; fail=1
 fi
+# the doctor is csms-check's alone (src/doctor.c is linked into csms-check only): none of
+# its code in the module, and none of the network and file-system calls only it makes
+if nm "$so" | grep -Eq ' [tT] (csms_doctor|step_[a-z]+)$'; then
+	echo "FAIL: the module carries doctor code: $(nm "$so" | grep -E ' [tT] (csms_doctor|step_)' | tr '\n' ' ')"; fail=1
+fi
+for f in getaddrinfo poll fstatvfs; do
+	if nm -D --undefined-only "$so" | grep -Eq " $f(@|$)"; then
+		echo "FAIL: the module calls $f, which only --doctor needs"; fail=1
+	fi
+done
 # libcurl is dlopened on first use, never linked (src/http.c)
 if readelf -d "$so" | grep -q 'NEEDED.*libcurl'; then
 	echo "FAIL: the module links libcurl"; fail=1
