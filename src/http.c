@@ -23,23 +23,22 @@
 #define MIN_ATTEMPT_MS 50
 
 /*
- * libcurl is loaded only when a request is needed. Debian's libcurl.so.4 brings 30
+ * libcurl is loaded only when a request is needed. Debian's libcurl.so.4 brings some 30
  * libraries and costs more to load than a whole pam_permit transaction; libpam loads
  * every module of a stack for every transaction, so linking it would make each sshd, su
  * and sudo pay that even when a bypass list, an invalid name or a config error decides.
  * The library is never unloaded (resolver threads; the host may use it too).
  *
- * The module loads it RTLD_LAZY. libcurl.so.4 itself, libssl, libcrypto and 15 more of
- * the 30 libraries it brings are linked -z now (DF_BIND_NOW), and the loader binds such
+ * The module loads it RTLD_LAZY. libcurl.so.4 itself, libssl, libcrypto and about half of
+ * the libraries it brings are linked -z now (DF_BIND_NOW), and the loader binds such
  * objects completely at dlopen whatever the mode: a libcurl that needs a function its
- * libraries lack fails the dlopen, and the check counts as CSMS not answering (tests/
- * test_libcurl_load.sh, which also checks that the system's libraries are so linked).
- * RTLD_NOW would add the 1828 lazy slots of the 12 libraries built without it (krb5,
- * gssapi, rtmp, gmp, nghttp2, zlib, ...), which an HTTPS GET does not call on Debian 12,
- * at 0.5 ms per uncached check in a fresh process (less in an sshd that already has krb5
- * and zlib). The price: if one of those 12 lacks a function it needs, the dlopen succeeds
- * and the host dies ("symbol lookup error") only if that function is ever called.
- * csms-check loads RTLD_NOW (csms_http_bind_now), so running it finds such a set.
+ * libraries lack fails the dlopen, an error of this host (tests/test_libcurl_load.sh, which
+ * also checks that the system's libraries are so linked). RTLD_NOW would also bind the
+ * libraries built without it (krb5, gssapi, rtmp, gmp, nghttp2, zlib, ...), which an HTTPS
+ * GET does not call on Debian 12, at a cost the README's "Speed" section measures. The
+ * price: if one of those lacks a function it needs, the dlopen succeeds and the host dies
+ * ("symbol lookup error") only if that function is ever called. csms-check loads RTLD_NOW
+ * (csms_http_bind_now), so running it finds such a set.
  */
 struct curl_api {
 	CURLcode (*global_init)(long flags);
@@ -179,17 +178,33 @@ const char *csms_http_ready_fix(int rc)
 	}
 }
 
+/* One attempt: what goes in (the budget left) and everything that comes back. */
 struct transfer {
-	int socket_errno; /* a local failure to make a socket (EMFILE, ENOMEM, ...) */
-	char *body;
+	int64_t remaining; /* ms of the budget this attempt may use */
+	int socket_errno;  /* a local failure to make a socket (EMFILE, ENOMEM, ...) */
+	char *body;        /* CSMS_BODY_MAX + 1 bytes, kept across attempts */
 	size_t len;
 	bool body_overflow;
 	size_t header_bytes;
 	bool header_overflow;
+	long status;
+	char content_type[128];
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	char retry_after[64];
 	char date[64];
+	char errbuf[CURL_ERROR_SIZE];
 };
+
+/* Everything but the body buffer back to nothing, for the next attempt. */
+static void transfer_reset(struct transfer *t, int64_t remaining)
+{
+	char *body = t->body;
+
+	memset(t, 0, sizeof(*t));
+	t->body = body;
+	t->body[0] = '\0';
+	t->remaining = remaining;
+}
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -225,23 +240,6 @@ static void header_value(const char *line, size_t n, size_t namelen, char *out, 
 	out[vl] = '\0';
 }
 
-static bool header_is(const char *line, size_t n, const char *name)
-{
-	size_t nl = strlen(name);
-
-	if (n < nl)
-		return false;
-	for (size_t i = 0; i < nl; i++) {
-		char c = line[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != name[i])
-			return false;
-	}
-	return true;
-}
-
 static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 {
 	struct transfer *t = userdata;
@@ -252,28 +250,27 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 		t->header_overflow = true;
 		return 0;
 	}
-	if (header_is(line, n, "http/")) {
+	if (csms_prefix_icase(line, n, "http/")) {
 		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
 		t->request_id[0] = '\0';
 		t->retry_after[0] = '\0';
 		t->date[0] = '\0';
-	} else if (header_is(line, n, "x-request-id:")) {
+	} else if (csms_prefix_icase(line, n, "x-request-id:")) {
 		header_value(line, n, 13, t->request_id, sizeof(t->request_id));
-	} else if (header_is(line, n, "retry-after:")) {
+	} else if (csms_prefix_icase(line, n, "retry-after:")) {
 		header_value(line, n, 12, t->retry_after, sizeof(t->retry_after));
-	} else if (header_is(line, n, "date:")) {
+	} else if (csms_prefix_icase(line, n, "date:")) {
 		header_value(line, n, 5, t->date, sizeof(t->date));
 	}
 	return n;
 }
 
-static curl_socket_t open_socket_cloexec(void *clientp, curlsocktype purpose,
+static curl_socket_t open_socket_cloexec(void *clientp, curlsocktype purpose UNUSED,
 					 struct curl_sockaddr *addr)
 {
 	struct transfer *t = clientp;
 	int fd;
 
-	(void)purpose;
 	/* libcurl 7.88 leaves sockets inheritable; su and sudo fork and exec after PAM. */
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 	if (fd < 0)
@@ -335,22 +332,18 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 
 /* One attempt on a fresh handle: nothing is shared between attempts, users or logins. */
 static CURLcode perform_once(const struct csms_http_request *rq, struct curl_slist *headers,
-			     struct transfer *t, int64_t remaining, long *status, char *ct,
-			     size_t ctlen, char *errbuf)
+			     struct transfer *t)
 {
 	CURL *h = api.easy_init();
 	CURLcode cc;
 	char *ctype = NULL;
-	int64_t connect_ms = rq->connect_timeout_ms < remaining ? rq->connect_timeout_ms
-								: remaining;
+	int64_t connect_ms = rq->connect_timeout_ms < t->remaining ? rq->connect_timeout_ms
+								   : t->remaining;
 
-	*status = 0;
-	ct[0] = '\0';
-	errbuf[0] = '\0';
 	if (h == NULL)
 		return CURLE_OUT_OF_MEMORY;
 
-	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(h, CURLOPT_ERRORBUFFER, t->errbuf);
 	SETOPT(h, CURLOPT_URL, rq->url);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -391,7 +384,7 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	SETOPT(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	SETOPT(h, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SETOPT(h, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)remaining);
+	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)t->remaining);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
 	SETOPT(h, CURLOPT_HTTPHEADER, headers);
 	SETOPT(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -407,24 +400,43 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 
 	cc = api.easy_perform(h);
 	if (cc == CURLE_OK) {
-		(void)api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+		(void)api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
 		if (api.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
-			csms_strlcpy(ct, ctype, ctlen);
+			csms_strlcpy(t->content_type, ctype, sizeof(t->content_type));
 	}
 	api.easy_cleanup(h);
 	return cc;
 
 setopt_failed:
 	api.easy_cleanup(h);
-	csms_strlcpy(errbuf, "libcurl refused an option", CURL_ERROR_SIZE);
+	csms_strlcpy(t->errbuf, "libcurl refused an option", sizeof(t->errbuf));
 	return CURLE_FAILED_INIT;
 }
 
+/* ---- the retry policy ------------------------------------------------------------- */
+
+/* Worth another attempt: no connection, a timed-out attempt, 429 and 5xx. Never 4xx: five
+ * bad signatures in a row lock an access key. */
 static bool retryable(enum csms_http_result r, long status)
 {
 	if (r == CSMS_HTTP_NETWORK || r == CSMS_HTTP_TIMEOUT)
 		return true;
 	return r == CSMS_HTTP_OK && (status == 429 || (status >= 500 && status <= 599));
+}
+
+/* The wait before the attempt after `attempt`: a 429's Retry-After when it has a usable one,
+ * else exponential back-off (100 ms doubling) with jitter in its upper half. The caller
+ * gives up instead when the wait would not leave room for another attempt. */
+static int64_t retry_wait_ms(int attempt, long status, const char *retry_after)
+{
+	int64_t wait = status == 429 ? csms_retry_after_ms(retry_after, (int64_t)time(NULL)) : -1;
+
+	if (wait < 0) {
+		int64_t base = (int64_t)BACKOFF_BASE_MS << (attempt - 1);
+
+		wait = base / 2 + csms_jitter((uint32_t)(base / 2 + 1));
+	}
+	return wait;
 }
 
 static const char *const month_names[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -550,7 +562,6 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 	struct curl_slist *headers = NULL, *tmp;
 	struct transfer t;
 	struct sigpipe_guard guard;
-	char errbuf[CURL_ERROR_SIZE];
 	char *auth = NULL;
 	size_t authlen = 0;
 	int rc;
@@ -591,27 +602,19 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 
 	sigpipe_block(&guard);
 	for (int attempt = 1;; attempt++) {
-		int64_t start = csms_now_ms(), remaining = rq->deadline_ms - start, wait;
+		int64_t start = csms_now_ms(), wait;
 		CURLcode cc;
 		enum csms_http_result r;
-		long status = 0;
 
-		if (remaining <= 0) {
+		if (rq->deadline_ms - start <= 0) {
 			resp->result = CSMS_HTTP_TIMEOUT;
 			if (resp->detail[0] == '\0')
 				csms_strlcpy(resp->detail, "timeout reached before a request",
 					     sizeof(resp->detail));
 			break;
 		}
-		t.len = 0;
-		t.body[0] = '\0';
-		t.body_overflow = t.header_overflow = false;
-		t.header_bytes = 0;
-		t.request_id[0] = t.retry_after[0] = t.date[0] = '\0';
-		t.socket_errno = 0;
-
-		cc = perform_once(rq, headers, &t, remaining, &status, resp->content_type,
-				  sizeof(resp->content_type), errbuf);
+		transfer_reset(&t, rq->deadline_ms - start);
+		cc = perform_once(rq, headers, &t);
 		r = classify(cc, &t);
 		/* an attempt that hit connect_timeout with budget left is a network failure;
 		 * reason=timeout means the whole budget ran out */
@@ -619,7 +622,8 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 			r = CSMS_HTTP_NETWORK;
 		resp->attempts = attempt;
 		resp->result = r;
-		resp->status = status;
+		resp->status = t.status;
+		csms_strlcpy(resp->content_type, t.content_type, sizeof(resp->content_type));
 		csms_strlcpy(resp->request_id, t.request_id, sizeof(resp->request_id));
 		csms_strlcpy(resp->date, t.date, sizeof(resp->date));
 		if (r == CSMS_HTTP_TOO_BIG)
@@ -628,23 +632,17 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 						       : "response body over the size cap",
 				     sizeof(resp->detail));
 		else if (r != CSMS_HTTP_OK)
-			csms_strlcpy(resp->detail, errbuf[0] ? errbuf : api.easy_strerror(cc),
+			csms_strlcpy(resp->detail, t.errbuf[0] ? t.errbuf : api.easy_strerror(cc),
 				     sizeof(resp->detail));
 		else
 			resp->detail[0] = '\0';
-		trace_add(resp, attempt, r, status, csms_now_ms() - start);
+		trace_add(resp, attempt, r, t.status, csms_now_ms() - start);
 
-		if (!retryable(r, status) || attempt > rq->retries)
+		if (!retryable(r, t.status) || attempt > rq->retries)
 			break;
-		/* honour Retry-After when it fits the budget (else give up below) */
-		wait = status == 429 ? csms_retry_after_ms(t.retry_after, (int64_t)time(NULL)) : -1;
-		if (wait < 0) {
-			int64_t base = (int64_t)BACKOFF_BASE_MS << (attempt - 1);
-
-			wait = base / 2 + csms_jitter((uint32_t)(base / 2 + 1));
-		}
+		wait = retry_wait_ms(attempt, t.status, t.retry_after);
 		if (csms_now_ms() + wait > rq->deadline_ms - MIN_ATTEMPT_MS)
-			break;
+			break; /* no room left for another attempt */
 		csms_sleep_until_ms(csms_now_ms() + wait);
 	}
 	sigpipe_restore(&guard);
