@@ -25,11 +25,10 @@
 #include <string.h>
 
 /*
- * A UTF-8 BOM must not change the verdict. Off by default because src/ breaks it today: prescan()
- * measures the first line after the BOM, inih counts the BOM in its 200-byte line buffer, so a
- * BOM file whose first line is 197 or 198 bytes (legal by the 198-byte rule) is split by inih
- * and rejected (fuzz/corpus/config/bom-long-first-line.conf). Build with -DFUZZ_CHECK_BOM=1
- * once that is fixed, then make it the default.
+ * A UTF-8 BOM must not change the verdict: src/config.c strips it before both the pre-scan
+ * and inih, which would otherwise count it in line 1's 200-byte buffer and split a legal
+ * 197- or 198-byte first line (fuzz/corpus/config/bom-long-first-line.conf, the reproducer).
+ * -DFUZZ_CHECK_BOM=0 turns the check off.
  */
 #ifndef FUZZ_CHECK_BOM
 #define FUZZ_CHECK_BOM 1

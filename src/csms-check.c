@@ -5,6 +5,7 @@
 #include "decision.h"
 #include "doctor.h"
 #include "http.h"
+#include "util.h"
 #include "verdict.h"
 
 #include <errno.h>
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 }
 
 /* Same answer as pam_modutil_user_in_group_nam_nam: primary group or listed member. */
-static int user_in_group(void *ctx, const char *user, const char *group)
+static int user_in_group(void *ctx UNUSED, const char *user, const char *group)
 {
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
@@ -43,7 +44,6 @@ static int user_in_group(void *ctx, const char *user, const char *group)
 	size_t grlen = 1 << 20;
 	int member = 0;
 
-	(void)ctx;
 	if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 || pwp == NULL)
 		return 0;
 	grbuf = malloc(grlen);

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "decision.h"
+#include "util.h"
 #include "verdict.h"
 
 #include <errno.h>
@@ -146,38 +147,26 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	return run_check(pamh, flags, argc, argv, HOOK_AUTH);
 }
 
-EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+EXPORT int pam_sm_setcred(pam_handle_t *pamh UNUSED, int flags UNUSED, int argc UNUSED,
+			  const char **argv UNUSED)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
 	return PAM_SUCCESS;
 }
 
-EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+EXPORT int pam_sm_open_session(pam_handle_t *pamh UNUSED, int flags UNUSED, int argc UNUSED,
+			       const char **argv UNUSED)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
 	return PAM_IGNORE;
 }
 
-EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+EXPORT int pam_sm_close_session(pam_handle_t *pamh UNUSED, int flags UNUSED, int argc UNUSED,
+				const char **argv UNUSED)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
 	return PAM_IGNORE;
 }
 
-EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+EXPORT int pam_sm_chauthtok(pam_handle_t *pamh UNUSED, int flags UNUSED, int argc UNUSED,
+			    const char **argv UNUSED)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
 	return PAM_IGNORE;
 }

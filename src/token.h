@@ -12,9 +12,9 @@ int csms_token_validate(const char *tok, size_t len, char *err, size_t errlen);
 
 /*
  * Read and validate the token file (0600/0400, owned by root or the euid). One trailing
- * "\n" or "\r\n" is allowed. On success *tok is a NUL-terminated heap copy that the
- * caller releases with csms_token_free(). Returns 0 or a negative errno.
- * (Only "\n" is allowed at the end: "\r\n" leaves a CR, a control character.)
+ * "\n" is allowed ("\r\n" leaves a CR, a control character, and is refused). On success
+ * *tok is a NUL-terminated heap copy that the caller releases with csms_token_free().
+ * Returns 0 or a negative errno.
  */
 int csms_token_read(const char *path, char **tok, size_t *len, char *err, size_t errlen);
 
