@@ -111,14 +111,27 @@ START_TEST(t_token_file_kinds)
 	unlink(hard);
 	ck_assert_int_eq(csms_token_read(real, &tok, &tl, err, sizeof(err)), 0);
 	csms_token_free(tok, tl);
-	if (geteuid() == 0) {
-		ck_assert_int_eq(chown(real, 65534, 0), 0);
-		ck_assert_int_eq(csms_token_read(real, &tok, &tl, err, sizeof(err)), -EPERM);
-	}
 	free(real);
 	free(lnk);
 	free(hard);
 	free(fifo);
+	free(dir);
+}
+END_TEST
+
+/* Owned by someone else: neither root nor us. */
+START_TEST(t_token_foreign_owner)
+{
+	char *dir = t_scratch(), *real = t_path(dir, "real"), *tok, err[CSMS_ERRLEN];
+	size_t tl;
+
+	t_write_str(real, TOK16, 0600);
+	ck_assert_int_eq(csms_token_read(real, &tok, &tl, err, sizeof(err)), 0);
+	csms_token_free(tok, tl);
+	ck_assert_int_eq(chown(real, 65534, 0), 0);
+	ck_assert_int_eq(csms_token_read(real, &tok, &tl, err, sizeof(err)), -EPERM);
+	ck_assert_msg(strstr(err, "owned by uid 65534") != NULL, "%s", err);
+	free(real);
 	free(dir);
 }
 END_TEST
@@ -131,6 +144,7 @@ int main(void)
 	tcase_add_loop_test(tc, t_token_file, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, t_token_size_cap);
 	tcase_add_test(tc, t_token_file_kinds);
+	t_add_root_test(tc, t_token_foreign_owner, "t_token_foreign_owner");
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

@@ -112,6 +112,18 @@ char *t_conf_args(const char *dir, const char *extra, const char *tail)
 	return args;
 }
 
+static int root_skipped;
+
+void t_add_root_test(TCase *tc, const TTest *test, const char *what)
+{
+	if (geteuid() == 0) {
+		tcase_add_test(tc, test);
+		return;
+	}
+	printf("SKIP: %s: needs root\n", what);
+	root_skipped++;
+}
+
 int t_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
@@ -120,7 +132,13 @@ int t_run(Suite *s)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed ? 1 : 0;
+	if (failed)
+		return 1;
+	if (root_skipped > 0) {
+		printf("%d root-only test(s) skipped\n", root_skipped);
+		return 77;
+	}
+	return 0;
 }
 
 int t_dir_entries(const char *path)

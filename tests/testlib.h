@@ -31,7 +31,14 @@ char *t_config(const char *dir, const char *extra, const char *tail);
 /* t_config() for dir, as module arguments: "conf=PATH" (caller frees). */
 char *t_conf_args(const char *dir, const char *extra, const char *tail);
 
-/* Run every test of the suite (each in its own process); 0 when all passed. */
+/*
+ * Add a test that needs root (chown to another user): when not root it is not added but
+ * counted, and t_run reports the suite as skipped (exit 77) if everything else passed.
+ */
+void t_add_root_test(TCase *tc, const TTest *test, const char *what);
+
+/* Run every test of the suite (each in its own process): 0 when all passed, 77 when all
+ * that ran passed but a root-only test could not run, 1 otherwise. */
 int t_run(Suite *s);
 
 /* Open file descriptors of this process. */
