@@ -135,19 +135,10 @@ EOC
 	echo "    the token appears in none of the output above"
 }
 
-# The PAM-stack suites under valgrind memcheck: no errors, no definite leaks.
+# The PAM-stack suites under valgrind memcheck: no errors, no definite leaks
+# (tests/Makefile.inc, check-valgrind: the same environment as make check).
 memcheck() {
-	local t env=(CSMS_MODULE="$build/src/.libs/pam_csms.so" CSMS_CHECK="$build/csms-check"
-		CSMS_TEST_PKI="$build/tests/pki" CSMS_TEST_TOKEN=csms-test-token-0123456789abcdef
-		CSMS_SRCDIR="$here" CK_FORK=no CK_DEFAULT_TIMEOUT=300)
-	for t in check_pam check_dlopen check_cache; do
-		(cd "$build" && env "${env[@]}" "$here/tests/with-standin.sh" -- \
-			valgrind -q --error-exitcode=99 --leak-check=full \
-			--errors-for-leak-kinds=definite --show-leak-kinds=definite \
-			"tests/$t") >"$build/valgrind-$t.log" 2>&1 ||
-			{ cat "$build/valgrind-$t.log" >&2; die "valgrind found errors in $t"; }
-		echo "    valgrind $t: $(grep -E '^[0-9]+%' "$build/valgrind-$t.log")"
-	done
+	make -C "$build" -s check-valgrind | sed 's/^/    /' || die "valgrind found errors"
 }
 
 run_tests() {
