@@ -251,7 +251,15 @@ static void check_validator(const uint8_t *data, size_t size)
 	struct json_object *o;
 	size_t end;
 
+	size_t first = 0;
+
 	if (size == 0 || size > INT_MAX || csms_json_check((const char *)data, size, NULL, 0) != 0)
+		return;
+	/* a bare number at the end of the input is "continue" to json-c, which cannot know it
+	 * ended: only objects and arrays (all the module takes) say where they end */
+	while (first < size && json_ws_only(data + first, 1))
+		first++;
+	if (first == size || (data[first] != '{' && data[first] != '['))
 		return;
 	t = json_tokener_new_ex(CSMS_JSON_DEPTH);
 	if (t == NULL)
