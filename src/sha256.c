@@ -103,17 +103,23 @@ void csms_sha256_final(struct csms_sha256 *c, unsigned char out[CSMS_SHA256_LEN]
 	memset(c, 0, sizeof(*c));
 }
 
-void csms_sha256_final_hex(struct csms_sha256 *c, char out[2 * CSMS_SHA256_LEN + 1])
+static void to_hex(const unsigned char md[CSMS_SHA256_LEN], char out[2 * CSMS_SHA256_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[CSMS_SHA256_LEN];
 
-	csms_sha256_final(c, md);
 	for (size_t i = 0; i < CSMS_SHA256_LEN; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[(size_t)2 * CSMS_SHA256_LEN] = '\0';
+}
+
+void csms_sha256_final_hex(struct csms_sha256 *c, char out[2 * CSMS_SHA256_LEN + 1])
+{
+	unsigned char md[CSMS_SHA256_LEN];
+
+	csms_sha256_final(c, md);
+	to_hex(md, out);
 }
 
 void csms_sha256_hex(const void *data, size_t len, char out[2 * CSMS_SHA256_LEN + 1])
@@ -123,4 +129,36 @@ void csms_sha256_hex(const void *data, size_t len, char out[2 * CSMS_SHA256_LEN 
 	csms_sha256_init(&c);
 	csms_sha256_update(&c, data, len);
 	csms_sha256_final_hex(&c, out);
+}
+
+void csms_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t msglen,
+			  char out[2 * CSMS_SHA256_LEN + 1])
+{
+	unsigned char k[64] = { 0 }, pad[64], md[CSMS_SHA256_LEN];
+	struct csms_sha256 c;
+
+	if (keylen > sizeof(k)) {
+		csms_sha256_init(&c);
+		csms_sha256_update(&c, key, keylen);
+		csms_sha256_final(&c, k);
+	} else {
+		memcpy(k, key, keylen);
+	}
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	csms_sha256_init(&c);
+	csms_sha256_update(&c, pad, sizeof(pad));
+	csms_sha256_update(&c, msg, msglen);
+	csms_sha256_final(&c, md);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	csms_sha256_init(&c);
+	csms_sha256_update(&c, pad, sizeof(pad));
+	csms_sha256_update(&c, md, sizeof(md));
+	csms_sha256_final(&c, md);
+	to_hex(md, out);
+	/* the key (a secret key) and what was derived from it go with the stack frame */
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(md, sizeof(md));
 }
