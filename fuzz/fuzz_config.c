@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * A UTF-8 BOM must not change the verdict: src/config.c strips it before both the pre-scan
@@ -84,21 +85,36 @@ static void check_path(const char *p, bool required)
 static void check_accepted(const struct csms_config *cfg)
 {
 	char why[CSMS_ERRLEN];
-	size_t n;
 
 	FUZZ_CHECK(cfg->endpoint != NULL);
 	FUZZ_CHECK(strncmp(cfg->endpoint, "https://", 8) == 0);
 	/* no user info, path, query, fragment, space or percent: only host[:port] and [v6] */
 	FUZZ_CHECK(cfg->endpoint[8] != '\0' && only_chars(cfg->endpoint + 8, ".-:[]"));
 
-	FUZZ_CHECK(cfg->project_id != NULL);
-	n = strlen(cfg->project_id);
-	FUZZ_CHECK(n >= 1 && n <= 64 && only_chars(cfg->project_id, "_-"));
+	/* only auth=metadata may leave it to the instance's meta_data.json */
+	FUZZ_CHECK(cfg->project_id != NULL || cfg->auth == CSMS_AUTH_METADATA);
+	if (cfg->project_id != NULL) {
+		size_t n = strlen(cfg->project_id);
+		FUZZ_CHECK(n >= 1 && n <= 64 && only_chars(cfg->project_id, "_-"));
+	}
 
 	FUZZ_CHECK(cfg->timeout_ms >= 100 && cfg->timeout_ms <= 60000);
 	FUZZ_CHECK(cfg->connect_timeout_ms >= 100 && cfg->connect_timeout_ms <= cfg->timeout_ms);
 	FUZZ_CHECK(cfg->retries >= 0 && cfg->retries <= 5);
-	FUZZ_CHECK(cfg->auth == CSMS_AUTH_TOKEN);
+	FUZZ_CHECK(cfg->auth == CSMS_AUTH_TOKEN || cfg->auth == CSMS_AUTH_AKSK ||
+		   cfg->auth == CSMS_AUTH_METADATA);
+	check_path(cfg->credentials_file, true);
+	/* plain http only to a link-local or loopback literal, never with a path */
+	FUZZ_CHECK(cfg->metadata_url != NULL);
+	if (strncmp(cfg->metadata_url, "http://", 7) == 0)
+		FUZZ_CHECK(strncmp(cfg->metadata_url + 7, "127.", 4) == 0 ||
+			   strncmp(cfg->metadata_url + 7, "169.254.", 8) == 0 ||
+			   strncmp(cfg->metadata_url + 7, "[::1]", 5) == 0 ||
+			   strncasecmp(cfg->metadata_url + 7, "[fe", 3) == 0);
+	else
+		FUZZ_CHECK(strncmp(cfg->metadata_url, "https://", 8) == 0);
+	FUZZ_CHECK(strchr(cfg->metadata_url + 8, '/') == NULL &&
+		   !has_control(cfg->metadata_url, true));
 	FUZZ_CHECK(cfg->fail_mode == CSMS_FAIL_CLOSED || cfg->fail_mode == CSMS_FAIL_OPEN);
 	FUZZ_CHECK(cfg->on_missing == CSMS_MISSING_DENY || cfg->on_missing == CSMS_MISSING_IGNORE);
 

@@ -6,12 +6,15 @@
  *   v-HASH  one secret's last answer; HASH = sha256(endpoint \n project \n secret)
  *   o-HASH  the outage window of one endpoint and project; HASH = sha256(endpoint \n project)
  *   p-HASH  probe token: the one check allowed to ask CSMS once a window has run out
+ *   k-HASH  the metadata service's temporary credentials; HASH = sha256(metadata_url)
+ *   l-HASH  the lock a check holds while it fetches them (never removed; flock(2))
  * Each file repeats its key in full, so a hash collision or a file copied across would
  * read as absent. Nothing here ever denies: a doubtful entry is absent.
  */
 #include "buildconf.h"
 
 #include "cache.h"
+#include "credentials.h"
 #include "safefile.h"
 #include "sha256.h"
 
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,8 +71,21 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 		return fd;
 	}
 	c->dirfd = fd;
-	key_name(c->scope, 'o', endpoint, project, NULL);
+	csms_cache_set_project(c, project);
 	return 0;
+}
+
+void csms_cache_set_project(struct csms_cache *c, const char *project)
+{
+	c->project = project;
+	if (project != NULL)
+		key_name(c->scope, 'o', c->endpoint, project, NULL);
+}
+
+/* Verdicts and outages are kept per endpoint and project: none until the project is known. */
+static bool scoped(const struct csms_cache *c)
+{
+	return c->dirfd >= 0 && c->project != NULL;
 }
 
 /* The probe token: p- and the outage file's hash. */
@@ -252,7 +269,7 @@ int csms_cache_get(const struct csms_cache *c, const char *secret, struct csms_c
 {
 	char name[NAME_LEN];
 
-	if (c->dirfd < 0) {
+	if (!scoped(c)) {
 		memset(e, 0, sizeof(*e));
 		return -ENOENT;
 	}
@@ -269,7 +286,7 @@ int csms_cache_put(const struct csms_cache *c, const char *secret, const struct 
 	size_t room;
 	int n, rc = -EINVAL;
 
-	if (c->dirfd < 0)
+	if (!scoped(c))
 		return -ENOENT;
 	key_name(name, 'v', c->endpoint, c->project, secret);
 	/* two checks at once: the answer asked for later wins, whichever finishes last */
@@ -304,7 +321,7 @@ void csms_cache_forget(const struct csms_cache *c, const char *secret)
 {
 	char name[NAME_LEN];
 
-	if (c->dirfd < 0)
+	if (!scoped(c))
 		return;
 	key_name(name, 'v', c->endpoint, c->project, secret);
 	(void)unlinkat(c->dirfd, name, 0);
@@ -383,7 +400,7 @@ static bool probe_claim(struct csms_cache *c, int64_t now_ms, int64_t stale_ms)
 bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stale_ms,
 			bool may_probe, struct csms_outage *o)
 {
-	if (c->dirfd < 0 || !outage_get(c, o))
+	if (!scoped(c) || !outage_get(c, o))
 		return false;
 	if (now_ms < o->until_ms)
 		return true;
@@ -398,7 +415,7 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 	char text[512];
 	int n;
 
-	if (c->dirfd < 0)
+	if (!scoped(c))
 		return;
 	if (outage_get(c, &prev)) {
 		if (now_ms < prev.until_ms && !c->holding_probe)
@@ -418,7 +435,145 @@ void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason r
 
 void csms_outage_clear(struct csms_cache *c)
 {
-	if (c->dirfd < 0)
+	if (!scoped(c))
 		return;
 	(void)unlinkat(c->dirfd, c->scope, 0);
+}
+
+/* ---- the metadata service's credentials ------------------------------------------------ */
+
+#define CREDS_HEAD "pam_csms credentials 1\nmetadata %s\n"
+#define CREDS_MAX (CSMS_SECURITY_TOKEN_MAX + 2048)
+
+/* The text after `key ` up to the newline, at most max bytes; *p moves past the newline. */
+static bool take_value(const char **p, const char *end, const char *key, const char **v, size_t *n,
+		       size_t max)
+{
+	const char *nl;
+
+	if (!take(p, end, key) || !take(p, end, " "))
+		return false;
+	nl = memchr(*p, '\n', (size_t)(end - *p));
+	if (nl == NULL || (size_t)(nl - *p) > max)
+		return false;
+	*v = *p;
+	*n = (size_t)(nl - *p);
+	*p = nl + 1;
+	return true;
+}
+
+int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
+			 struct csms_credentials *out)
+{
+	char name[NAME_LEN], head[512], err[CSMS_ERRLEN];
+	const char *p, *end, *project, *access, *secret, *token;
+	size_t len, pn, an, sn, tn;
+	char *buf = NULL;
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = CSMS_AUTH_METADATA;
+	if (c->dirfd < 0)
+		return -ENOENT;
+	key_name(name, 'k', metadata_url, "", NULL);
+	if (csms_file_read_at(c->dirfd, name, CREDS_MAX, CSMS_FILE_SECRET, &buf, &len, err,
+			      sizeof(err)) != 0)
+		return -ENOENT;
+	snprintf(head, sizeof(head), CREDS_HEAD, metadata_url);
+	p = buf;
+	end = buf + len;
+	ok = take(&p, end, head) && take(&p, end, "asked ") &&
+	     take_number(&p, end, &out->asked_ms) && out->asked_ms > 0 &&
+	     take(&p, end, "expires ") && take_number(&p, end, &out->expires_ms) &&
+	     take_value(&p, end, "project", &project, &pn, CSMS_PROJECT_ID_MAX) && pn > 0 &&
+	     take_value(&p, end, "access", &access, &an, CSMS_ACCESS_KEY_MAX) &&
+	     csms_access_key_valid(access, an) &&
+	     take_value(&p, end, "secret", &secret, &sn, CSMS_SECRET_KEY_MAX) &&
+	     csms_printable_valid(secret, sn, CSMS_SECRET_KEY_MAX) &&
+	     take_value(&p, end, "token", &token, &tn, CSMS_SECURITY_TOKEN_MAX) &&
+	     csms_printable_valid(token, tn, CSMS_SECURITY_TOKEN_MAX) && p == end &&
+	     !dated_ahead(c, name, out->asked_ms);
+	if (ok && !(pn == 1 && project[0] == '-')) {
+		ok = strspn(project,
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >=
+		     pn;
+		if (ok) {
+			memcpy(out->project_id, project, pn);
+			out->project_id[pn] = '\0';
+		}
+	}
+	if (ok) {
+		memcpy(out->access_key, access, an);
+		out->access_key[an] = '\0';
+		ok = csms_credentials_set_secret(out, secret, sn) == 0 &&
+		     csms_credentials_set_security_token(out, token, tn) == 0;
+	}
+	explicit_bzero(buf, len);
+	free(buf);
+	if (!ok) {
+		csms_credentials_free(out);
+		out->kind = CSMS_AUTH_METADATA;
+		return -ENOENT;
+	}
+	csms_errf(out->source, sizeof(out->source), "the metadata service %s, kept in cache_dir",
+		  metadata_url);
+	return 0;
+}
+
+int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
+			 const struct csms_credentials *in)
+{
+	char name[NAME_LEN], *text;
+	size_t cap;
+	int n, rc;
+
+	if (c->dirfd < 0 || !c->writer)
+		return -ENOENT;
+	key_name(name, 'k', metadata_url, "", NULL);
+	cap = strlen(metadata_url) + in->security_token_len + in->secret_key_len + 512;
+	text = malloc(cap);
+	if (text == NULL)
+		return -ENOMEM;
+	n = snprintf(text, cap,
+		     CREDS_HEAD "asked %" PRId64 "\nexpires %" PRId64
+				"\nproject %s\naccess %s\nsecret %s\ntoken %s\n",
+		     metadata_url, in->asked_ms, in->expires_ms,
+		     in->project_id[0] ? in->project_id : "-", in->access_key, in->secret_key,
+		     in->security_token);
+	rc = n > 0 && (size_t)n < cap ? write_atomic(c->dirfd, name, text, (size_t)n) : -EINVAL;
+	explicit_bzero(text, cap);
+	free(text);
+	if (rc != 0)
+		(void)unlinkat(c->dirfd, name, 0);
+	return rc;
+}
+
+int csms_cache_creds_lock(const struct csms_cache *c, const char *metadata_url, bool wait,
+			  int64_t until_ms)
+{
+	char name[NAME_LEN];
+	int fd;
+
+	if (c->dirfd < 0 || !c->writer)
+		return -ENOENT;
+	key_name(name, 'l', metadata_url, "", NULL);
+	fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK || !wait || csms_now_ms() >= until_ms)
+			break;
+		/* another check is fetching: it takes a few milliseconds */
+		csms_sleep_until_ms(csms_now_ms() + 5);
+	}
+	close(fd);
+	return -EWOULDBLOCK;
+}
+
+void csms_cache_creds_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "credentials.h"
 #include "response.h"
 #include "util.h"
 #include "verdict.h" /* enum csms_reason */
@@ -50,6 +51,11 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 		    const char *project, bool writer);
 void csms_cache_close(struct csms_cache *c);
 
+/* Verdicts and outage windows are kept per endpoint and project: with auth=metadata and no
+ * project_id in the config the project is known only once the credentials are (NULL at
+ * csms_cache_open); until then those functions see no cache. */
+void csms_cache_set_project(struct csms_cache *c, const char *project);
+
 /*
  * 0 and *a, or -ENOENT when there is no usable entry (corrupt, foreign, or dated ahead of
  * the wall clock, which a writer removes: once the clock caught up it would pass for fresh).
@@ -76,5 +82,21 @@ bool csms_outage_damped(struct csms_cache *c, int64_t now_ms, int64_t probe_stal
 void csms_outage_record(struct csms_cache *c, int64_t now_ms, enum csms_reason reason);
 /* CSMS answered: the outage is over. */
 void csms_outage_clear(struct csms_cache *c);
+
+/*
+ * The metadata service's temporary credentials for metadata_url (k-HASH, the same checks as
+ * an entry; one dated ahead is removed by a writer). 0 and *out, or -ENOENT.
+ */
+int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
+			 struct csms_credentials *out);
+/* Replace them atomically, mode 0600; a reader (setuid caller) never writes. */
+int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
+			 const struct csms_credentials *in);
+/* The fetcher's lock (flock on l-HASH): an fd, or -EWOULDBLOCK when another check holds it
+ * (waited for until until_ms on csms_now_ms's clock when `wait`), or another negative
+ * errno. Never for a reader. */
+int csms_cache_creds_lock(const struct csms_cache *c, const char *metadata_url, bool wait,
+			  int64_t until_ms);
+void csms_cache_creds_unlock(int fd);
 
 #endif

@@ -201,6 +201,21 @@ static int set_region(struct csms_config *cfg, const char *v, char *err, size_t 
 	return replace_str(&cfg->region, v, err, errlen);
 }
 
+/* Nothing, or ":" and a port from 1 to 65535, and then the end. */
+static bool port_suffix_valid(const char *p)
+{
+	long port = 0;
+	const char *d;
+
+	if (*p == '\0')
+		return true;
+	if (*p != ':')
+		return false;
+	for (d = ++p; *p >= '0' && *p <= '9' && p - d < 6; p++)
+		port = port * 10 + (*p - '0');
+	return p > d && *p == '\0' && port >= 1 && port <= 65535;
+}
+
 /* https://host[:port] and nothing else: no user info, path, query or fragment. */
 static bool endpoint_valid(const char *v)
 {
@@ -226,16 +241,7 @@ static bool endpoint_valid(const char *v)
 		if (hl == 0 || hl > 253 || h[0] == '.' || h[0] == '-' || h[hl - 1] == '-')
 			return false;
 	}
-	if (*p == ':') {
-		long port = 0;
-		const char *d = ++p;
-
-		while (*p >= '0' && *p <= '9' && p - d < 6)
-			port = port * 10 + (*p++ - '0');
-		if (p == d || port < 1 || port > 65535)
-			return false;
-	}
-	return *p == '\0';
+	return port_suffix_valid(p);
 }
 
 static int set_endpoint(struct csms_config *cfg, const char *v, char *err, size_t errlen)
@@ -263,21 +269,91 @@ static int set_project_id(struct csms_config *cfg, const char *v, char *err, siz
 
 static int set_auth(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
-	if (strcmp(v, "token") == 0) {
+	if (strcmp(v, "token") == 0)
 		cfg->auth = CSMS_AUTH_TOKEN;
-		return 0;
+	else if (strcmp(v, "aksk") == 0)
+		cfg->auth = CSMS_AUTH_AKSK;
+	else if (strcmp(v, "metadata") == 0)
+		cfg->auth = CSMS_AUTH_METADATA;
+	else {
+		csms_errf(err, errlen, "auth: '%s' is not one of token, aksk, metadata", v);
+		return -EINVAL;
 	}
-	if (strcmp(v, "aksk") == 0 || strcmp(v, "metadata") == 0) {
-		csms_errf(err, errlen, "auth: '%s' is not supported yet; use auth = token", v);
-		return -ENOTSUP;
-	}
-	csms_errf(err, errlen, "auth: '%s' is not one of token, aksk, metadata", v);
-	return -EINVAL;
+	return 0;
 }
 
 static int set_token_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
 	return set_path(&cfg->token_file, "token_file", v, err, errlen);
+}
+
+static int set_credentials_file(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	return set_path(&cfg->credentials_file, "credentials_file", v, err, errlen);
+}
+
+/* An IPv4 literal in 127.0.0.0/8 or 169.254.0.0/16. */
+static bool ipv4_local(const char *h, size_t n)
+{
+	unsigned octet[4] = { 0 }, k = 0, v = 0, digits = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || h[i] == '.') {
+			if (digits == 0 || k == 4 || v > 255)
+				return false;
+			octet[k++] = v;
+			v = digits = 0;
+		} else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
+			v = v * 10 + (unsigned)(h[i] - '0');
+			digits++;
+		} else {
+			return false;
+		}
+	}
+	return k == 4 && (octet[0] == 127 || (octet[0] == 169 && octet[1] == 254));
+}
+
+/* An IPv6 literal, brackets included: [::1], or one in fe80::/10 ([fe80::] to [febf:...]). */
+static bool ipv6_local(const char *h, size_t n)
+{
+	if (n == 5 && memcmp(h, "[::1]", 5) == 0)
+		return true;
+	if (n < 8 || h[0] != '[' || h[n - 1] != ']' || (h[1] != 'f' && h[1] != 'F') ||
+	    (h[2] != 'e' && h[2] != 'E') || strchr("89abAB", h[3]) == NULL || h[3] == '\0')
+		return false;
+	for (size_t i = 4; i + 1 < n; i++)
+		if (strchr("0123456789abcdefABCDEF:", h[i]) == NULL || h[i] == '\0')
+			return false;
+	return h[4] != ']' && memchr(h, ':', n) != NULL;
+}
+
+/*
+ * The ECS metadata service: plain http only to a link-local or loopback address (nothing on
+ * the way can then see or change the credentials it hands out), else https like endpoint.
+ */
+static int set_metadata_url(struct csms_config *cfg, const char *v, char *err, size_t errlen)
+{
+	bool ok = false;
+
+	if (strncmp(v, "http://", 7) == 0) {
+		const char *h = v + 7, *close = *h == '[' ? strchr(h, ']') : NULL;
+		const char *end = *h == '[' ? (close != NULL ? close + 1 : h) : h + strcspn(h, ":");
+		size_t hl = (size_t)(end - h);
+
+		ok = (ipv4_local(h, hl) || ipv6_local(h, hl)) && port_suffix_valid(end);
+	} else if (strncmp(v, "https://", 8) == 0) {
+		ok = endpoint_valid(v);
+	}
+	if (!ok) {
+		csms_errf(
+			err, errlen,
+			"metadata_url: '%s' is not http:// to a link-local or loopback address "
+			"(169.254.x.x, 127.x.x.x, [fe80::...], [::1]) or https://host[:port], with "
+			"no path",
+			v);
+		return -EINVAL;
+	}
+	return replace_str(&cfg->metadata_url, v, err, errlen);
 }
 
 static int set_secret(struct csms_config *cfg, const char *v, char *err, size_t errlen)
@@ -450,8 +526,8 @@ static const struct key_def keys[] = {
 	{ "project_id", false, set_project_id },
 	{ "auth", false, set_auth },
 	{ "token_file", false, set_token_file },
-	{ "credentials_file", false, NULL }, /* not supported yet */
-	{ "metadata_url", false, NULL },     /* not supported yet */
+	{ "credentials_file", false, set_credentials_file },
+	{ "metadata_url", false, set_metadata_url },
 	{ "secret", true, set_secret },
 	{ "fail_mode", true, set_fail_mode },
 	{ "on_missing", true, set_on_missing },
@@ -518,8 +594,11 @@ int csms_config_init(struct csms_config *cfg)
 	cfg->connect_timeout_ms = 2000;
 	cfg->retries = 2;
 	cfg->token_file = strdup(CSMS_DEFAULT_TOKEN_FILE);
+	cfg->credentials_file = strdup(CSMS_DEFAULT_CREDENTIALS_FILE);
+	cfg->metadata_url = strdup(CSMS_DEFAULT_METADATA_URL);
 	cfg->secret_template = strdup("%u");
-	if (cfg->token_file == NULL || cfg->secret_template == NULL)
+	if (cfg->token_file == NULL || cfg->credentials_file == NULL || cfg->metadata_url == NULL ||
+	    cfg->secret_template == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -531,6 +610,8 @@ void csms_config_free(struct csms_config *cfg)
 	free(cfg->endpoint);
 	free(cfg->project_id);
 	free(cfg->token_file);
+	free(cfg->credentials_file);
+	free(cfg->metadata_url);
 	free(cfg->secret_template);
 	list_free(&cfg->bypass_users);
 	list_free(&cfg->bypass_groups);
@@ -774,8 +855,12 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 
 static int finish(struct csms_config *cfg, const char *name, char *err, size_t errlen)
 {
-	if (cfg->project_id == NULL) {
-		csms_errf(err, errlen, "%s: missing required key 'project_id' in [csms]", name);
+	/* with auth=metadata the instance's meta_data.json names it */
+	if (cfg->project_id == NULL && cfg->auth != CSMS_AUTH_METADATA) {
+		csms_errf(err, errlen,
+			  "%s: missing required key 'project_id' in [csms] (only auth = metadata "
+			  "can do without)",
+			  name);
 		return -EINVAL;
 	}
 	if (cfg->endpoint == NULL) {

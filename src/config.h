@@ -8,6 +8,8 @@
 
 #define CSMS_DEFAULT_CONF "/etc/security/pam_csms.conf"
 #define CSMS_DEFAULT_TOKEN_FILE "/etc/security/pam_csms.token"
+#define CSMS_DEFAULT_CREDENTIALS_FILE "/etc/security/pam_csms.credentials"
+#define CSMS_DEFAULT_METADATA_URL "http://169.254.169.254"
 #define CSMS_DEFAULT_CACHE_DIR "/var/cache/pam_csms"
 #define CSMS_CACHE_TTL_MAX_MS ((int64_t)24 * 3600 * 1000)
 #define CSMS_OFFLINE_GRACE_MAX_MS ((int64_t)7 * 24 * 3600 * 1000)
@@ -32,6 +34,8 @@ struct csms_config {
 	char *project_id;
 	enum csms_auth auth;
 	char *token_file;
+	char *credentials_file;
+	char *metadata_url; /* http://link-local-or-loopback[:port] or https://host[:port] */
 	char *secret_template;
 	enum csms_fail_mode fail_mode;
 	enum csms_on_missing on_missing;

@@ -3,12 +3,12 @@
 
 #include "decision.h"
 #include "cache.h"
+#include "credsource.h"
 #include "http.h"
 #include "response.h"
 #include "safefile.h"
 #include "secretname.h"
 #include "showsecret.h"
-#include "token.h"
 #include "util.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <time.h>
 
 /* A probe token older than timeout plus this belongs to a check that died. */
 #define PROBE_SLACK_MS 5000
@@ -83,6 +84,11 @@ static void from_transport_failure(const struct csms_config *cfg,
 	case CSMS_HTTP_MEMORY:
 		v->decision = CSMS_DECISION_ERROR;
 		v->reason = CSMS_REASON_MEMORY;
+		break;
+	case CSMS_HTTP_SIGN:
+		/* never sent: a credential that cannot be put in a header is a local fault */
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_CREDENTIALS;
 		break;
 	case CSMS_HTTP_LIBRARY:
 		/* a fault of this host, like a missing CA file: never fail_open or a stale
@@ -172,6 +178,16 @@ static void from_status_404(const struct csms_config *cfg, const struct csms_htt
 	from_answer(cfg, &missing, v);
 }
 
+/* 401 or 403: CSMS cannot answer with these credentials (never retried: five bad signatures
+ * in a row lock an access key); the detail says which way they failed. */
+static void rejected(const struct csms_request *rq, const struct csms_http_response *resp,
+		     struct csms_verdict *v)
+{
+	cannot_answer(rq->cfg, v, CSMS_REASON_CREDENTIALS_REJECTED);
+	csms_response_rejection(resp->status, resp->body, resp->body_len, resp->date,
+				(int64_t)time(NULL), v->detail, sizeof(v->detail));
+}
+
 static void from_response(const struct csms_request *rq, const struct csms_http_response *resp,
 			  struct csms_verdict *v)
 {
@@ -185,7 +201,7 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 	else if (s == 400)
 		from_status_400(cfg, resp, v);
 	else if (s == 401 || s == 403)
-		cannot_answer(cfg, v, CSMS_REASON_CREDENTIALS_REJECTED);
+		rejected(rq, resp, v);
 	else if (s == 429)
 		cannot_answer(cfg, v, CSMS_REASON_THROTTLED);
 	else
@@ -279,22 +295,28 @@ static void unanswered(const struct csms_config *cfg, const struct csms_cache_en
 }
 
 /* Ask CSMS. Fills the verdict from the reply; returns the transport's result. */
-static enum csms_http_result ask(const struct csms_request *rq, const char *token, const char *ca,
-				 size_t ca_len, int64_t start, struct csms_verdict *v)
+static enum csms_http_result ask(const struct csms_request *rq, const char *project,
+				 const struct csms_credentials *cred, const char *ca, size_t ca_len,
+				 int64_t start, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
 	struct csms_showsecret q;
 	struct csms_http_response resp;
 	enum csms_http_result result;
+	int rc;
 
-	if (csms_showsecret_build(&q, cfg, v->secret, token, ca, ca_len, start + cfg->timeout_ms,
-				  cfg->retries) != 0) {
+	rc = csms_showsecret_build(&q, cfg, project, v->secret, cred, ca, ca_len,
+				   start + cfg->timeout_ms, cfg->retries);
+	if (rc != 0) {
+		csms_showsecret_free(&q);
 		v->decision = CSMS_DECISION_ERROR;
-		v->reason = CSMS_REASON_CONFIG;
-		csms_strlcpy(v->detail, "request URL too long", sizeof(v->detail));
+		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+		csms_strlcpy(v->detail, rc == -ENOMEM ? "out of memory" : "request URL too long",
+			     sizeof(v->detail));
 		return CSMS_HTTP_PROTOCOL;
 	}
 	csms_http_get(&q.http, &resp);
+	csms_showsecret_free(&q);
 	/* source=api once CSMS was asked, whatever came of it */
 	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
 	v->attempts = resp.attempts;
@@ -312,22 +334,53 @@ static enum csms_http_result ask(const struct csms_request *rq, const char *toke
 	return result;
 }
 
+/* The credentials could not be had: a file is a local fault (an error); the metadata
+ * service is the instance not reaching its keys, which fail_mode decides like CSMS not
+ * answering. */
+static void credentials_failed(const struct csms_config *cfg, int rc, struct csms_verdict *v)
+{
+	if (rc == -ENOMEM) {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_MEMORY;
+	} else if (cfg->auth == CSMS_AUTH_METADATA) {
+		cannot_answer(cfg, v, CSMS_REASON_CREDENTIALS);
+	} else {
+		v->decision = CSMS_DECISION_ERROR;
+		v->reason = CSMS_REASON_CREDENTIALS;
+	}
+}
+
+/* Append "; text" to detail (or set it). */
+static void detail_add(struct csms_verdict *v, const char *text)
+{
+	size_t n = strlen(v->detail);
+
+	if (n == 0)
+		csms_strlcpy(v->detail, text, sizeof(v->detail));
+	else if (n + 2 < sizeof(v->detail))
+		snprintf(v->detail + n, sizeof(v->detail) - n, "; %s", text);
+}
+
 void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
-	struct csms_cache cache = { .dirfd = -1 };
+	struct csms_cache cache = { .dirfd = -1 }, none = { .dirfd = -1 }, *state;
 	struct csms_cache_entry cached;
 	struct csms_outage outage;
-	char *token = NULL, *ca = NULL;
-	size_t token_len = 0, ca_len = 0;
+	struct csms_credentials cred = { 0 };
+	const char *project = cfg->project_id;
+	char *ca = NULL;
+	size_t ca_len = 0;
 	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms(), wall = csms_wall_ms();
 	/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
-	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped;
-	bool refused = false;
+	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped = false;
+	bool refused = false, have_cred = false, have_ca = false, project_from_metadata = false;
 	int rc;
 
 	csms_verdict_init(v);
 	keeps_state = csms_config_keeps_state(cfg) && !rq->no_cache;
+	/* verdicts and outage windows only when asked for; the metadata service's keys always */
+	state = keeps_state ? &cache : &none;
 
 	if (is_bypassed(rq)) {
 		v->decision = CSMS_DECISION_BYPASS;
@@ -360,12 +413,32 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		goto out;
 	}
 
-	if (keeps_state) {
+	if (keeps_state || (cfg->auth == CSMS_AUTH_METADATA && !rq->no_cache))
 		/* an unusable cache_dir only means no cache: c.err goes into the log line */
-		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint,
-				      cfg->project_id, !secure);
-		have_cached = csms_cache_get(&cache, v->secret, &cached) == 0;
+		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint, project,
+				      !secure);
+	if (project == NULL) {
+		/* auth=metadata without project_id: the instance's meta_data.json names it, and
+		 * verdicts are kept under it, so the keys come first */
+		rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
+				  sizeof(v->detail));
+		if (rc != 0) {
+			v->decision = CSMS_DECISION_ERROR;
+			v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+			goto out;
+		}
+		have_ca = true;
+		rc = csms_credentials_get(cfg, &cache, true, ca, ca_len, start + cfg->timeout_ms,
+					  &cred, v->detail, sizeof(v->detail));
+		if (rc != 0) {
+			credentials_failed(cfg, rc, v);
+			goto unanswered;
+		}
+		have_cred = project_from_metadata = true;
+		project = cred.project_id;
+		csms_cache_set_project(&cache, project);
 	}
+	have_cached = csms_cache_get(state, v->secret, &cached) == 0;
 	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
 		/* fresh enough: permit or deny, CSMS is not asked */
 		from_answer(cfg, &cached.answer, v);
@@ -375,24 +448,28 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		goto out;
 	}
 
-	rc = csms_token_read(cfg->token_file, &token, &token_len, v->detail, sizeof(v->detail));
-	if (rc != 0) {
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CREDENTIALS;
-		goto out;
+	if (!have_ca) {
+		rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
+				  sizeof(v->detail));
+		if (rc != 0) {
+			v->decision = CSMS_DECISION_ERROR;
+			v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+			goto out;
+		}
 	}
-	rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
-			  sizeof(v->detail));
-	if (rc != 0) {
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
-		goto out;
+	if (!have_cred) {
+		rc = csms_credentials_get(cfg, &cache, false, ca, ca_len, start + cfg->timeout_ms,
+					  &cred, v->detail, sizeof(v->detail));
+		if (rc != 0) {
+			credentials_failed(cfg, rc, v);
+			goto unanswered;
+		}
 	}
 
 	/* A setuid caller's own failure is not evidence of an outage: it neither opens a
 	 * window nor takes the probe. */
-	damped = csms_outage_damped(&cache, wall, cfg->timeout_ms + PROBE_SLACK_MS, !secure,
-				    &outage);
+	damped =
+		csms_outage_damped(state, wall, cfg->timeout_ms + PROBE_SLACK_MS, !secure, &outage);
 	if (damped) {
 		cannot_answer(cfg, v, outage.reason);
 		if (outage.until_ms > wall)
@@ -405,7 +482,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 				"CSMS did not answer a recent check; another check is asking it now",
 				sizeof(v->detail));
 	} else {
-		refused = ask(rq, token, ca, ca_len, start, v) == CSMS_HTTP_REFUSED;
+		refused = ask(rq, project, &cred, ca, ca_len, start, v) == CSMS_HTTP_REFUSED;
 
 		/* `wall` dates the answer from before it was asked, so a slow answer never
 		 * passes for newer than one given meanwhile. A setuid caller can stop itself
@@ -414,18 +491,21 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		 * is kept only for a name the account database knows; for another, any
 		 * entry there is removed. Every other answer is about a secret that exists. */
 		if (!secure)
-			remember(&cache, v, wall, rq->account_name != NULL);
+			remember(state, v, wall, rq->account_name != NULL);
 	}
+unanswered:
 	/* In a setuid process only an outage seen by others may let anyone in; the caller's
 	 * environment (SSLKEYLOGFILE) never does. */
 	if (!refused &&
 	    (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN))
 		unanswered(cfg, have_cached ? &cached : NULL, wall, damped || !secure, v);
 out:
+	if (project_from_metadata)
+		detail_add(v, "project_id from the instance's meta_data.json");
 	if (cache.err[0] != '\0' && v->detail[0] == '\0') /* cache_dir could not be used */
 		csms_strlcpy(v->detail, cache.err, sizeof(v->detail));
 	csms_cache_close(&cache);
-	csms_token_free(token, token_len);
+	csms_credentials_free(&cred);
 	free(ca);
 	v->ms = csms_now_ms() - start;
 }

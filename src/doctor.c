@@ -2,8 +2,11 @@
 #include "buildconf.h"
 
 #include "doctor.h"
+#include "cache.h"
 #include "config.h"
+#include "credsource.h"
 #include "http.h"
+#include "response.h"
 #include "safefile.h"
 #include "showsecret.h"
 #include "token.h"
@@ -31,8 +34,10 @@ struct doctor {
 	FILE *out;
 	int failed;
 	struct csms_config cfg;
-	char *token, *ca;
-	size_t token_len, ca_len;
+	struct csms_credentials cred;
+	const char *project; /* the config's, or the instance's */
+	char *ca;
+	size_t ca_len;
 	char host[256], port[8];
 	struct addrinfo *ai;
 	struct csms_http_response resp; /* the one ShowSecret call: tls, clock and api */
@@ -140,28 +145,89 @@ static bool step_files(struct doctor *d)
 	return true;
 }
 
-static bool step_credentials(struct doctor *d)
+static bool token_ok(struct doctor *d)
 {
 	const char *file = d->cfg.token_file;
 	char err[CSMS_ERRLEN];
 	struct stat st;
 	time_t age;
 
-	if (csms_token_read(file, &d->token, &d->token_len, err, sizeof(err)) != 0) {
+	if (csms_credentials_get(&d->cfg, NULL, false, NULL, 0, 0, &d->cred, err, sizeof(err)) != 0)
 		return failed(
 			d, "credentials",
 			"%s; write the IAM token on one line to %s (chmod 600, owned by root)", err,
 			file);
-	}
-	if (stat(file, &st) == 0 && (age = time(NULL) - st.st_mtime) > CSMS_DOCTOR_TOKEN_MAX_AGE) {
+	if (stat(file, &st) == 0 && (age = time(NULL) - st.st_mtime) > CSMS_DOCTOR_TOKEN_MAX_AGE)
 		return failed(
 			d, "credentials",
 			"%s was written %lld h ago and IAM tokens expire after 24 h; refresh it "
 			"(see the token-refresh timer in the README)",
 			file, (long long)age / 3600);
-	}
-	ok(d, "credentials", "%s holds a %zu-byte token", file, d->token_len);
+	ok(d, "credentials", "%s holds a %zu-byte token", file, d->cred.token_len);
 	return true;
+}
+
+static bool aksk_ok(struct doctor *d)
+{
+	char err[CSMS_ERRLEN];
+
+	if (csms_credentials_get(&d->cfg, NULL, false, NULL, 0, 0, &d->cred, err, sizeof(err)) != 0)
+		return failed(d, "credentials",
+			      "%s; write [credentials] with access_key and secret_key to %s (chmod "
+			      "600, owned by root)",
+			      err, d->cfg.credentials_file);
+	ok(d, "credentials", "%s: access key %s%s (AK/SK signing)", d->cfg.credentials_file,
+	   d->cred.access_key, d->cred.security_token ? ", with a security token" : "");
+	return true;
+}
+
+/* The keys the module would use: cache_dir's if good, else the service's (nothing written). */
+static bool metadata_ok(struct doctor *d)
+{
+	struct csms_cache cache;
+	char err[CSMS_ERRLEN], when[32];
+	struct tm tm;
+	time_t t;
+	int64_t left;
+	int rc;
+
+	(void)csms_cache_open(&cache, csms_config_cache_dir(&d->cfg), d->cfg.endpoint,
+			      d->cfg.project_id, false);
+	rc = csms_credentials_get(&d->cfg, &cache, d->cfg.project_id == NULL, d->ca, d->ca_len,
+				  csms_now_ms() + d->cfg.timeout_ms, &d->cred, err, sizeof(err));
+	csms_cache_close(&cache);
+	if (rc != 0)
+		return failed(d, "credentials",
+			      "%s; on ECS: bind an IAM agency allowing csms:secret:get to the "
+			      "instance, and reach %s (metadata_url)",
+			      err, d->cfg.metadata_url);
+	if (d->cfg.project_id == NULL)
+		d->project = d->cred.project_id;
+	t = (time_t)(d->cred.expires_ms / 1000);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		csms_strlcpy(when, "?", sizeof(when));
+	left = (d->cred.expires_ms - csms_wall_ms()) / 60000;
+	ok(d, "credentials",
+	   "temporary keys from %s: access key %s, expire at %s (in %lld min)%s%s%s",
+	   d->cred.source, d->cred.access_key, when, (long long)left,
+	   d->cfg.project_id == NULL ? "; project_id " : "",
+	   d->cfg.project_id == NULL ? d->project : "",
+	   d->cfg.project_id == NULL ? " from the instance's meta_data.json" : "");
+	return true;
+}
+
+static bool step_credentials(struct doctor *d)
+{
+	switch (d->cfg.auth) {
+	case CSMS_AUTH_AKSK:
+		return aksk_ok(d);
+	case CSMS_AUTH_METADATA:
+		return metadata_ok(d);
+	case CSMS_AUTH_TOKEN:
+		break;
+	}
+	return token_ok(d);
 }
 
 static bool read_only(int fd)
@@ -272,10 +338,13 @@ static bool step_tls(struct doctor *d)
 {
 	struct csms_showsecret q;
 
-	if (csms_showsecret_build(&q, &d->cfg, PROBE_SECRET, d->token, d->ca, d->ca_len,
-				  csms_now_ms() + d->cfg.timeout_ms, 0) != 0)
-		return failed(d, "tls", "the request URL is too long");
+	if (csms_showsecret_build(&q, &d->cfg, d->project, PROBE_SECRET, &d->cred, d->ca, d->ca_len,
+				  csms_now_ms() + d->cfg.timeout_ms, 0) != 0) {
+		csms_showsecret_free(&q);
+		return failed(d, "tls", "the request could not be made (out of memory)");
+	}
 	csms_http_get(&q.http, &d->resp);
+	csms_showsecret_free(&q);
 	if (d->resp.result == CSMS_HTTP_TLS || d->resp.result == CSMS_HTTP_CA) {
 		return failed(
 			d, "tls",
@@ -311,11 +380,19 @@ static bool step_api(struct doctor *d)
 {
 	long status = d->resp.status;
 
-	if (status == 401 || status == 403)
+	if ((status == 401 || status == 403) && d->cfg.auth == CSMS_AUTH_TOKEN)
 		return failed(d, "api",
 			      "ShowSecret answered HTTP %ld: the token is expired, for another "
 			      "region or lacks csms:secret:get; get a new one",
 			      status);
+	if (status == 401 || status == 403) {
+		char why[CSMS_ERRLEN];
+
+		/* five bad signatures in a row lock the key: the doctor asks once */
+		csms_response_rejection(status, d->resp.body, d->resp.body_len, d->resp.date,
+					(int64_t)time(NULL), why, sizeof(why));
+		return failed(d, "api", "ShowSecret answered %s", why);
+	}
 	if (status != 200 && status != 404 && status != 400)
 		return failed(d, "api",
 			      "ShowSecret answered HTTP %ld; check the endpoint and project_id, or "
@@ -371,8 +448,13 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	if (rc != 0) {
 		failed(&d, "config", "%s; fix it (see pam_csms.conf(5))", err);
 	} else {
-		ok(&d, "config", "%s: endpoint %s, project %s", d.cfg.conf_path, d.cfg.endpoint,
-		   d.cfg.project_id);
+		ok(&d, "config", "%s: endpoint %s, project %s, auth %s", d.cfg.conf_path,
+		   d.cfg.endpoint,
+		   d.cfg.project_id ? d.cfg.project_id : "from the instance's meta_data.json",
+		   d.cfg.auth == CSMS_AUTH_TOKEN  ? "token"
+		   : d.cfg.auth == CSMS_AUTH_AKSK ? "aksk"
+						  : "metadata");
+		d.project = d.cfg.project_id;
 		passed |= CONFIG;
 	}
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -386,7 +468,7 @@ int csms_doctor(int argc, const char *const *argv, FILE *out)
 	if (d.ai != NULL)
 		freeaddrinfo(d.ai);
 	csms_http_response_free(&d.resp);
-	csms_token_free(d.token, d.token_len);
+	csms_credentials_free(&d.cred);
 	free(d.ca);
 	csms_config_free(&d.cfg);
 	return d.failed;

@@ -345,12 +345,14 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 
 	SETOPT(h, CURLOPT_ERRORBUFFER, t->errbuf);
 	SETOPT(h, CURLOPT_URL, rq->url);
-	SETOPT(h, CURLOPT_PROTOCOLS_STR, "https");
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, rq->plain_http ? "http" : "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h, CURLOPT_MAXREDIRS, 0L);
 	SETOPT(h, CURLOPT_PATH_AS_IS, 1L);
 	SETOPT(h, CURLOPT_HTTPGET, 1L);
+	if (rq->method != NULL && strcmp(rq->method, "GET") != 0)
+		SETOPT(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SETOPT(h, CURLOPT_FAILONERROR, 0L);
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
@@ -557,13 +559,56 @@ static void wipe_headers(struct curl_slist *list)
 	api.slist_free_all(list);
 }
 
+static bool append(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = api.slist_append(*list, line);
+
+	if (l == NULL)
+		return false;
+	*list = l;
+	return true;
+}
+
+/* One attempt's headers: Accept, the caller's (a token or a fresh signature), and for a PUT
+ * its empty body said so. NULL on failure, with -ENOMEM or the caller's code in *rc. */
+static struct curl_slist *attempt_headers(const struct csms_http_request *rq, int *rc)
+{
+	struct curl_slist *list = NULL;
+	const char *const *lines = NULL;
+	char accept[160];
+
+	*rc = -ENOMEM;
+	if (rq->accept != NULL) {
+		snprintf(accept, sizeof(accept), "Accept: %s", rq->accept);
+		if (!append(&list, accept))
+			goto failed;
+	}
+	if (rq->method != NULL && strcmp(rq->method, "PUT") == 0 &&
+	    !append(&list, "Content-Length: 0"))
+		goto failed;
+	if (rq->headers != NULL) {
+		*rc = rq->headers(rq->headers_ctx, &lines);
+		if (*rc != 0)
+			goto failed;
+		*rc = -ENOMEM;
+		for (; lines != NULL && *lines != NULL; lines++)
+			if (!append(&list, *lines))
+				goto failed;
+	}
+	/* an "Expect:" with no value sends nothing: it only makes the list non-empty */
+	if (list == NULL && !append(&list, "Expect:"))
+		goto failed;
+	*rc = 0;
+	return list;
+failed:
+	wipe_headers(list);
+	return NULL;
+}
+
 void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp)
 {
-	struct curl_slist *headers = NULL, *tmp;
 	struct transfer t;
 	struct sigpipe_guard guard;
-	char *auth = NULL;
-	size_t authlen = 0;
 	int rc;
 
 	memset(resp, 0, sizeof(*resp));
@@ -586,23 +631,13 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 	}
 
 	t.body = malloc(CSMS_BODY_MAX + 1);
-	authlen = strlen("X-Auth-Token: ") + strlen(rq->token) + 1;
-	auth = malloc(authlen);
-	if (t.body == NULL || auth == NULL)
-		goto out;
-	snprintf(auth, authlen, "X-Auth-Token: %s", rq->token);
-	tmp = api.slist_append(headers, auth);
-	if (tmp == NULL)
-		goto out;
-	headers = tmp;
-	tmp = api.slist_append(headers, "Accept: application/json");
-	if (tmp == NULL)
-		goto out;
-	headers = tmp;
+	if (t.body == NULL)
+		return;
 
 	sigpipe_block(&guard);
 	for (int attempt = 1;; attempt++) {
 		int64_t start = csms_now_ms(), wait;
+		struct curl_slist *headers;
 		CURLcode cc;
 		enum csms_http_result r;
 
@@ -614,7 +649,17 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 			break;
 		}
 		transfer_reset(&t, rq->deadline_ms - start);
+		headers = attempt_headers(rq, &rc);
+		if (headers == NULL) {
+			resp->result = rc == -ENOMEM ? CSMS_HTTP_MEMORY : CSMS_HTTP_SIGN;
+			csms_strlcpy(resp->detail,
+				     rc == -ENOMEM ? "out of memory"
+						   : "the request could not be signed",
+				     sizeof(resp->detail));
+			break;
+		}
 		cc = perform_once(rq, headers, &t);
+		wipe_headers(headers);
 		r = classify(cc, &t);
 		/* an attempt that hit connect_timeout with budget left is a network failure;
 		 * reason=timeout means the whole budget ran out */
@@ -652,13 +697,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		resp->body_len = t.len;
 		t.body = NULL;
 	}
-out:
 	free(t.body);
-	wipe_headers(headers);
-	if (auth != NULL) {
-		explicit_bzero(auth, authlen);
-		free(auth);
-	}
 }
 
 void csms_http_response_free(struct csms_http_response *resp)

@@ -2,6 +2,7 @@
 #ifndef CSMS_HTTP_H
 #define CSMS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,11 +22,23 @@ enum csms_http_result {
 	CSMS_HTTP_MEMORY,
 	CSMS_HTTP_REFUSED, /* not asked: SSLKEYLOGFILE is set */
 	CSMS_HTTP_LIBRARY, /* not asked: libcurl cannot be loaded or started here */
+	CSMS_HTTP_SIGN,    /* not asked: the headers could not be made (a credential) */
 };
+
+/*
+ * The header lines ("Name: value") of one attempt, NULL-terminated, asked for afresh before
+ * each (an AK/SK signature carries the time); they stay valid until the next call and are
+ * wiped from libcurl's copies after the attempt. 0, or a negative errno to give up.
+ */
+typedef int (*csms_http_headers_fn)(void *ctx, const char *const **lines);
 
 struct csms_http_request {
 	const char *url;
-	const char *token;   /* sent as X-Auth-Token */
+	const char *method; /* NULL for GET; "PUT" sends an empty body */
+	bool plain_http;    /* http:// allowed (a link-local metadata service); else https only */
+	const char *accept; /* the Accept header's value, or NULL for none */
+	csms_http_headers_fn headers; /* may be NULL */
+	void *headers_ctx;
 	const char *ca_blob; /* PEM bundle already read and checked by the caller, or NULL */
 	size_t ca_blob_len;
 	const char *ca_path; /* directory of hashed certificates, or NULL */
@@ -44,7 +57,7 @@ struct csms_http_response {
 	char *body;    /* NUL-terminated, at most CSMS_BODY_MAX bytes */
 	size_t body_len;
 	int attempts;
-	char detail[CSMS_ERRLEN]; /* what went wrong; never holds the token */
+	char detail[CSMS_ERRLEN]; /* what went wrong; never holds a credential */
 	char trace[256];          /* one entry per attempt, for debug logging */
 };
 

@@ -2,11 +2,14 @@
 #include "buildconf.h"
 
 #include "response.h"
+#include "http.h"
 #include "json.h"
+#include "sign.h"
 #include "util.h"
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,35 +79,96 @@ out:
 	return rc;
 }
 
-static bool copy_code(struct json_object *o, char *code, size_t codelen)
+/* A string member as a C string that fits (no NUL inside), or false. */
+static bool copy_string(struct json_object *o, char *out, size_t outlen, bool cut)
 {
 	size_t n;
 
 	if (o == NULL || !json_object_is_type(o, json_type_string))
 		return false;
 	n = (size_t)json_object_get_string_len(o);
-	if (n == 0 || n >= codelen || memchr(json_object_get_string(o), '\0', n) != NULL)
+	if (n == 0 || memchr(json_object_get_string(o), '\0', n) != NULL || (n >= outlen && !cut))
 		return false;
-	memcpy(code, json_object_get_string(o), n);
-	code[n] = '\0';
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, json_object_get_string(o), n);
+	out[n] = '\0';
 	return true;
+}
+
+int csms_response_error(const char *body, size_t len, char *code, size_t codelen, char *msg,
+			size_t msglen)
+{
+	struct json_object *root, *o, *inner, *m = NULL;
+	int rc = -ENOENT;
+
+	if (msglen > 0)
+		msg[0] = '\0';
+	root = parse_one_object(body, len, NULL, 0);
+	if (root == NULL)
+		return -ENOENT;
+	if (json_object_object_get_ex(root, "error_code", &o) &&
+	    copy_string(o, code, codelen, false)) {
+		(void)json_object_object_get_ex(root, "error_msg", &m);
+		rc = 0;
+	} else if (json_object_object_get_ex(root, "error", &inner) &&
+		   json_object_is_type(inner, json_type_object) &&
+		   json_object_object_get_ex(inner, "code", &o) &&
+		   copy_string(o, code, codelen, false)) {
+		(void)json_object_object_get_ex(inner, "message", &m);
+		rc = 0;
+	}
+	if (rc == 0 && msglen > 0 && !copy_string(m, msg, msglen, true))
+		msg[0] = '\0';
+	json_object_put(root);
+	return rc;
 }
 
 int csms_response_error_code(const char *body, size_t len, char *code, size_t codelen)
 {
-	struct json_object *root, *o, *inner;
-	int rc = -ENOENT;
+	return csms_response_error(body, len, code, codelen, NULL, 0);
+}
 
-	root = parse_one_object(body, len, NULL, 0);
-	if (root == NULL)
-		return -ENOENT;
-	if ((json_object_object_get_ex(root, "error_code", &o) && copy_code(o, code, codelen)) ||
-	    (json_object_object_get_ex(root, "error", &inner) &&
-	     json_object_is_type(inner, json_type_object) &&
-	     json_object_object_get_ex(inner, "code", &o) && copy_code(o, code, codelen)))
-		rc = 0;
-	json_object_put(root);
-	return rc;
+/* The words of the gateway's 401s, and what they mean to an admin; the first match wins. */
+static const struct {
+	const char *says, *means;
+} rejections[] = {
+	{ "not exist", "unknown access key: check access_key" },
+	{ "signature expired",
+	  "the request expired: its X-Sdk-Date is too far from the server's time" },
+	{ "securitytoken", "the security token is missing, wrong or expired" },
+	{ "security token", "the security token is missing, wrong or expired" },
+	{ "signature", "the signature does not verify: check secret_key" },
+	{ "token", "the token is expired, wrong or for another region: refresh it" },
+};
+
+void csms_response_rejection(long status, const char *body, size_t len, const char *date,
+			     int64_t now, char *out, size_t outlen)
+{
+	char code[32] = "", msg[512] = "";
+	const char *means = "credentials rejected";
+	int64_t server = date != NULL ? csms_http_date_parse(date) : -1, skew;
+	size_t n;
+
+	if (body != NULL)
+		(void)csms_response_error(body, len, code, sizeof(code), msg, sizeof(msg));
+	for (size_t i = 0; i < sizeof(rejections) / sizeof(rejections[0]); i++) {
+		if (strstr(msg, rejections[i].says) != NULL) {
+			means = rejections[i].means;
+			break;
+		}
+	}
+	if (status == 403)
+		means = "not allowed: the credentials lack csms:secret:get for this project";
+	n = (size_t)snprintf(out, outlen, "HTTP %ld %s: %s", status, code[0] ? code : "-", means);
+	if (server < 0 || n >= outlen)
+		return;
+	skew = now - server;
+	if (skew > CSMS_SIGN_SKEW_MAX_S || skew < -CSMS_SIGN_SKEW_MAX_S)
+		snprintf(out + n, outlen - n,
+			 "; the host clock is %llds %s the server's: set it (timedatectl set-ntp "
+			 "true)",
+			 (long long)(skew < 0 ? -skew : skew), skew < 0 ? "behind" : "ahead of");
 }
 
 bool csms_content_type_is_json(const char *ct)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CSMS_BODY_MAX ((size_t)64 * 1024)
 #define CSMS_STATE_MAX 32
@@ -42,6 +43,24 @@ int csms_response_parse_secret(const char *body, size_t len, const char *want,
  * "error" object. Returns 0 and copies it into code, or -ENOENT.
  */
 int csms_response_error_code(const char *body, size_t len, char *code, size_t codelen);
+
+/*
+ * The same, and the error's message ("error_msg" beside "error_code", or "message" beside
+ * "code") into msg, cut to fit; "" when there is none.
+ */
+int csms_response_error(const char *body, size_t len, char *code, size_t codelen, char *msg,
+			size_t msglen);
+
+/*
+ * What a 401 or 403 means, for the log: "HTTP 401 APIGW.0301: unknown access key: ...",
+ * from the error's message (an unknown access key, a signature that does not verify, an
+ * expired request, a security token or IAM token refused), and when the server's Date is
+ * more than 15 minutes from `now` (seconds), that the host clock is wrong and by how much.
+ * The gateway's own words are never copied: for a bad signature they echo the canonical
+ * request, security token and all.
+ */
+void csms_response_rejection(long status, const char *body, size_t len, const char *date,
+			     int64_t now, char *out, size_t outlen);
 
 /* Content-Type is application/json, in any case, with or without parameters. */
 bool csms_content_type_is_json(const char *ct);

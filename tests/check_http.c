@@ -25,6 +25,15 @@ static void load_ca(void)
 	ck_assert_uint_gt(ca_len, 0);
 }
 
+static int token_line(void *ctx, const char *const **lines)
+{
+	static const char *const token[] = { "X-Auth-Token: " T_TOKEN_DEFAULT, NULL };
+
+	(void)ctx;
+	*lines = token;
+	return 0;
+}
+
 static void get(const char *name, int64_t budget_ms, int retries, struct csms_http_response *r)
 {
 	char url[256];
@@ -34,7 +43,8 @@ static void get(const char *name, int64_t budget_ms, int retries, struct csms_ht
 	snprintf(url, sizeof(url), "%s/v1/%s/secrets/%s", t_endpoint(),
 		 t_env("CSMS_STANDIN_PROJECT"), name);
 	rq.url = url;
-	rq.token = T_TOKEN_DEFAULT;
+	rq.headers = token_line;
+	rq.accept = "application/json";
 	rq.ca_blob = ca_blob;
 	rq.ca_blob_len = ca_len;
 	rq.deadline_ms = csms_now_ms() + budget_ms;

@@ -6,6 +6,7 @@ Usage:
                     [--cert server|otherca-server|wronghost|expired]
                     [--tls-max 1.1|1.2|1.3] [--token TOKEN] [--project PID]
                     [--map NAME=STATE[,NAME=STATE...]]... [--states FILE]
+                    [--aksk FILE] [--metadata-port-file FILE]
                     [--exit-with-parent]
 
 Listens on 127.0.0.1, port chosen by the kernel; the port number is written
@@ -20,8 +21,36 @@ Every request is appended to --log as one JSON line, before any response:
     {"method": .., "path": .., "headers": {lower-case name: value}, "t": monotonic}
 
 API: GET /v1/{project}/secrets/{name}.  Any other method or path shape, or a
-project other than --project (if given): 404 APIGW.0101.  If --token is given
-and X-Auth-Token differs: 401 APIGW.0307.  Every response has
+project other than --project (if given): 404 APIGW.0101.  A request with an
+"Authorization: SDK-HMAC-SHA256 ..." header is checked as the API gateway checks
+AK/SK signatures (below); otherwise, if --token is given and X-Auth-Token
+differs: 401 APIGW.0307.
+
+AK/SK (--aksk FILE, re-read per request: lines "AK SK [TOKEN]"): the signature is
+recomputed here from the request as received, from the published algorithm
+(independently of the module's code): canonical request, string to sign,
+HMAC-SHA256 with the SK.  host and x-sdk-date must be signed; X-Sdk-Date must
+be within 15 minutes of this server's clock.  Temporary keys handed out by the
+metadata service below also need X-Security-Token, signed, equal to theirs,
+and not expired.  Failures are 401 APIGW.0301 with the gateway's wording:
+"ak <AK> not exist", "signature expired, signature time:..,server time:..",
+"verify securitytoken fail", "verify aksk signature fail, canonicalRequest:<CR
+with | for newlines>" (which echoes the security token, as the real one does).
+
+Metadata service (--metadata-port-file FILE): plain HTTP on another port of
+127.0.0.1, as the ECS metadata service: PUT /meta-data/latest/api/token (needs
+X-Metadata-Token-Ttl-Seconds), GET /openstack/latest/securitykey and GET
+/openstack/latest/meta_data.json (with the token as X-Metadata-Token when one
+was issued).  Its requests go to the same log with "server":"metadata".  The
+--states file steers it with lines "@KEY=VALUE":
+  @token=ok|404|405|503|500|hang   the token step (hang: 30 s, no answer)
+  @key=ok|noagency|malformed|500|hang|nofraction|nosecuritytoken
+  @meta=ok|noproject|badproject
+  @generation=N    which temporary key pair it hands out (default 1); a new
+                   N is a rotation, issued with a new expiry
+  @expires=S       a new pair expires S seconds after it is issued (3600)
+"@skew=SECONDS" moves the CSMS side's clock (its Date header and the 15-minute
+check of X-Sdk-Date), as if the host's clock were off by -SECONDS.  Every response has
 "Connection: close", and, unless noted, a random 32-hex X-Request-Id, a
 Content-Length and "Content-Type: application/json;charset=UTF-8"; the
 connection then ends with a TLS close_notify.  The name is percent-decoded.
@@ -87,8 +116,11 @@ switch states while the server runs.
 """
 
 import argparse
+import calendar
 import email.utils
 import gzip
+import hashlib
+import hmac
 import http.server
 import json
 import math
@@ -442,6 +474,225 @@ def scenario_for(name, mapping):
     return DEFAULT
 
 
+# ---------------------------------------------------------------- AK/SK ----
+# The API gateway's SDK-HMAC-SHA256 check, written from the published algorithm.
+
+SIGN_ALG = "SDK-HMAC-SHA256"
+SKEW = 15 * 60
+
+
+def sign_escape(text):
+    return urllib.parse.quote(text, safe="-_.~")
+
+
+def canonical_request(method, path, query, headers, signed, body=b""):
+    uri = "/".join(sign_escape(urllib.parse.unquote(seg)) for seg in path.split("/"))
+    if not uri.endswith("/"):
+        uri += "/"
+    pairs = sorted(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    cq = "&".join(sign_escape(k) + "=" + sign_escape(v) for k, v in pairs)
+    ch = "".join("%s:%s\n" % (n, headers.get(n, "").strip()) for n in signed)
+    return "\n".join([method, uri, cq, ch, ";".join(signed),
+                      hashlib.sha256(body).hexdigest()])
+
+
+def hmac_hex(key, text):
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+AUTH_RE = re.compile(r"SDK-HMAC-SHA256 Access=([^,]*), SignedHeaders=([^,]*), "
+                     r"Signature=([0-9a-f]*)$")
+
+
+def gateway_denial(msg):
+    return lambda h, name: reply(h, 401, apigw(
+        "APIGW.0301", "Incorrect IAM authentication information: " + msg))
+
+
+def server_time(cfg):
+    """This server's clock: the real one, moved by "@skew=SECONDS" in the states file."""
+    return time.time() + float(read_states(cfg.states).get("@skew", "0"))
+
+
+def check_signature(h, keys):
+    """None if the request's AK/SK signature holds, else the scenario answering 401."""
+    m = AUTH_RE.match(h.headers.get("Authorization", ""))
+    if not m:
+        return gateway_denial("malformed Authorization header")
+    ak, signed, sig = m.group(1), m.group(2).split(";"), m.group(3)
+    if ak not in keys:
+        return gateway_denial("ak %s not exist" % ak)
+    sk, token, expires = keys[ak]
+    headers = {k.lower(): v for k, v in h.headers.items()}
+    if signed != sorted(signed) or "host" not in signed or "x-sdk-date" not in signed:
+        return gateway_denial("verify aksk signature fail, SignedHeaders must hold host "
+                              "and x-sdk-date")
+    date = headers.get("x-sdk-date", "")
+    try:
+        when = calendar.timegm(time.strptime(date, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return gateway_denial("verify aksk signature fail, bad x-sdk-date")
+    now = server_time(h.server.cfg)
+    if abs(now - when) > SKEW:
+        return gateway_denial(
+            "calc aksk signature fail:signature expired, signature time:%s,server time:%s"
+            % (date, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))))
+    if token is not None:
+        if ("x-security-token" not in signed
+                or headers.get("x-security-token") != token):
+            return gateway_denial("verify securitytoken fail")
+        if time.time() > expires:
+            return gateway_denial("verify securitytoken fail: the securitytoken has expired")
+    split = urllib.parse.urlsplit(h.path)
+    cr = canonical_request(h.command, split.path, split.query, headers, signed)
+    sts = "\n".join([SIGN_ALG, date, hashlib.sha256(cr.encode()).hexdigest()])
+    if not hmac.compare_digest(hmac_hex(sk, sts), sig):
+        return gateway_denial("verify aksk signature fail, canonicalRequest:"
+                              + cr.replace("\n", "|"))
+    return None
+
+
+def read_keys(path):
+    """AK -> (SK, security token or None, expiry) from "AK SK [TOKEN]" lines."""
+    keys = {}
+    if path is None:
+        return keys
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) in (2, 3):
+                    keys[fields[0]] = (fields[1], fields[2] if len(fields) == 3 else None,
+                                       float("inf"))
+    except FileNotFoundError:
+        pass
+    return keys
+
+
+# -------------------------------------------------------- metadata service ----
+
+class Metadata:
+    """The temporary key pairs handed out, shared with the CSMS side."""
+
+    def __init__(self, project):
+        self.project = project or "0123456789abcdef0123456789abcdef"
+        self.lock = threading.Lock()
+        self.pairs = {}        # generation -> (ak, sk, token, expires)
+        self.tokens = set()
+
+    def pair(self, generation, lifetime):
+        with self.lock:
+            if generation not in self.pairs:
+                self.pairs[generation] = (
+                    "TMPAK%04d%s" % (generation, secrets.token_hex(6).upper()),
+                    secrets.token_urlsafe(30), "ST" + secrets.token_urlsafe(600),
+                    time.time() + lifetime)
+            return self.pairs[generation]
+
+    def keys(self):
+        with self.lock:
+            return {ak: (sk, tok, exp) for ak, sk, tok, exp in self.pairs.values()}
+
+
+def iso(when, fraction=True):
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+    return text + (".%06dZ" % int((when % 1) * 1e6) if fraction else "Z")
+
+
+class MetadataHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IO_TIMEOUT
+
+    def log_message(self, format, *args):
+        pass
+
+    def send(self, status, data, ctype="application/json"):
+        if isinstance(data, str):
+            data = data.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self):
+        self.close_connection = True
+        srv = self.server
+        srv.csms.record(self, "metadata")
+        states = read_states(srv.csms.cfg.states)
+        meta = srv.csms.metadata
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/meta-data/latest/api/token" and self.command == "PUT":
+            mode = states.get("@token", "ok")
+            if mode == "hang":
+                time.sleep(30)
+                return
+            if mode != "ok":
+                self.send(int(mode), "")
+                return
+            if "X-Metadata-Token-Ttl-Seconds" not in self.headers:
+                self.send(400, "missing X-Metadata-Token-Ttl-Seconds")
+                return
+            token = secrets.token_urlsafe(24)
+            meta.tokens.add(token)
+            self.send(200, token, "text/plain")
+            return
+        if self.command != "GET" or path not in ("/openstack/latest/securitykey",
+                                                 "/openstack/latest/meta_data.json"):
+            self.send(404, "not found", "text/plain")
+            return
+        # a token that was asked for must come back; without the token step, none
+        token = self.headers.get("X-Metadata-Token")
+        if states.get("@token", "ok") == "ok" and token not in meta.tokens:
+            self.send(401, "Unauthorized: a session token is required", "text/plain")
+            return
+        if path.endswith("meta_data.json"):
+            mode = states.get("@meta", "ok")
+            doc = {"uuid": "6a4dc8ae-0d3f-4c59-8a55-2d1d2a4f4a6e", "region_id": "cn-north-4",
+                   "availability_zone": "cn-north-4a", "name": "csms-test"}
+            if mode == "ok":
+                doc["project_id"] = meta.project
+            elif mode == "badproject":
+                doc["project_id"] = "../etc"
+            self.send(200, json.dumps(doc))
+            return
+        mode = states.get("@key", "ok")
+        if mode == "hang":
+            time.sleep(30)
+            return
+        if mode == "noagency":
+            self.send(401, json.dumps({"error": {"message": "Please configure Cloud Service "
+                                                 "Agency first", "code": 401}}))
+            return
+        if mode == "500":
+            self.send(500, "internal error", "text/plain")
+            return
+        if mode == "malformed":
+            self.send(200, '{"credential":{"access":"AK","secret":}}')
+            return
+        ak, sk, tok, exp = meta.pair(int(states.get("@generation", "1")),
+                                     float(states.get("@expires", "3600")))
+        cred = {"access": ak, "secret": sk, "securitytoken": tok,
+                "expires_at": iso(exp, fraction=mode != "nofraction")}
+        if mode == "nosecuritytoken":
+            del cred["securitytoken"]
+        self.send(200, json.dumps({"credential": cred}))
+
+
+for _method in ("GET", "PUT", "POST", "HEAD"):
+    setattr(MetadataHandler, "do_" + _method, MetadataHandler.handle_any)
+
+
+class MetadataServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, csms):
+        self.csms = csms
+        super().__init__(("127.0.0.1", 0), MetadataHandler)
+
+
 # ---------------------------------------------------------------- server ----
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -450,6 +701,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self):
         return "api-gateway"
+
+    def date_time_string(self, timestamp=None):
+        return email.utils.formatdate(server_time(self.server.cfg), usegmt=True)
 
     def log_message(self, format, *args):    # no access log
         pass
@@ -469,7 +723,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 or (cfg.project is not None and parts[2] != cfg.project)):
             reply(self, 404, NOT_PUBLISHED)
             return
-        if cfg.token is not None and self.headers.get("X-Auth-Token") != cfg.token:
+        if "Authorization" in self.headers:
+            keys = read_keys(cfg.aksk)
+            keys.update(self.server.metadata.keys())
+            denial = check_signature(self, keys)
+            if denial is not None:
+                denial(self, None)
+                return
+        elif cfg.token is not None and self.headers.get("X-Auth-Token") != cfg.token:
             reply(self, 401, BAD_TOKEN)
             return
         self.secret_name = urllib.parse.unquote(parts[4])
@@ -520,7 +781,8 @@ class StandinServer(http.server.ThreadingHTTPServer):
         self.count_lock = threading.Lock()
         self.log_lock = threading.Lock()
         self.log = open(cfg.log, "a", encoding="utf-8")
-        super().__init__(("127.0.0.1", 0), Handler)
+        self.metadata = Metadata(cfg.project)
+        super().__init__(("127.0.0.1", cfg.port), Handler)
 
     def get_request(self):
         # No handshake here: it runs in the request thread (finish_request),
@@ -552,13 +814,13 @@ class StandinServer(http.server.ThreadingHTTPServer):
             self.counts[name] = self.counts.get(name, 0) + 1
             return self.counts[name]
 
-    def record(self, h):
+    def record(self, h, server="csms"):
         headers = {}
         for key, value in h.headers.items():
             key = key.lower()
             headers[key] = headers[key] + ", " + value if key in headers else value
-        line = json.dumps({"method": h.command, "path": h.path,
-                           "headers": headers, "t": time.monotonic()})
+        line = json.dumps({"method": h.command, "path": h.path, "server": server,
+                           "headers": headers, "t": time.monotonic(), "wall": time.time()})
         with self.log_lock:
             self.log.write(line + "\n")
             self.log.flush()
@@ -600,6 +862,10 @@ def parse_args(argv):
     p.add_argument("--map", action="append", default=[],
                    metavar="NAME=STATE[,NAME=STATE...]")
     p.add_argument("--states", help="NAME=STATE lines, re-read per request")
+    p.add_argument("--aksk", help="AK SK [TOKEN] lines the gateway knows, re-read per request")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any)")
+    p.add_argument("--metadata-port-file",
+                   help="also serve the ECS metadata service; its port goes here")
     p.add_argument("--exit-with-parent", action="store_true")
     cfg = p.parse_args(argv)
     cfg.mapping = parse_map(cfg.map)
@@ -652,6 +918,11 @@ def main(argv):
     if cfg.exit_with_parent:
         threading.Thread(target=watch_parent, daemon=True).start()
 
+    if cfg.metadata_port_file:
+        meta = MetadataServer(server)
+        threading.Thread(target=meta.serve_forever, kwargs={"poll_interval": 0.2},
+                         daemon=True).start()
+        write_port(cfg.metadata_port_file, meta.server_address[1])
     write_port(cfg.port_file, server.server_address[1])
     try:
         server.serve_forever(poll_interval=0.2)

@@ -219,10 +219,11 @@ int t_requests_for(const char *name)
 	return count;
 }
 
-char *t_last_header(const char *name, const char *lname)
+char *t_nth_header(const char *name, int n, const char *lname)
 {
 	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle, *found = NULL;
 	char *line, *save = NULL;
+	int seen = 0;
 
 	if (asprintf(&needle, "/secrets/%s\"", name) < 0)
 		abort();
@@ -232,16 +233,37 @@ char *t_last_header(const char *name, const char *lname)
 		if (strstr(line, needle) == NULL)
 			continue;
 		o = json_tokener_parse(line);
-		if (o && json_object_object_get_ex(o, "headers", &h) &&
-		    json_object_object_get_ex(h, lname, &v)) {
+		if (o && json_object_object_get_ex(o, "headers", &h) && (n < 0 || seen == n)) {
 			free(found);
-			found = strdup(json_object_get_string(v));
+			found = json_object_object_get_ex(h, lname, &v)
+					? strdup(json_object_get_string(v))
+					: NULL;
 		}
+		seen++;
 		json_object_put(o);
 	}
 	free(needle);
 	free(log);
 	return found;
+}
+
+char *t_last_header(const char *name, const char *lname)
+{
+	return t_nth_header(name, -1, lname);
+}
+
+int t_metadata_calls(const char *path)
+{
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle;
+	int count = 0;
+
+	if (asprintf(&needle, "\"path\": \"%s\", \"server\": \"metadata\"", path) < 0)
+		abort();
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		count++;
+	free(needle);
+	free(log);
+	return count;
 }
 
 char *t_log_field(const char *key)

@@ -56,10 +56,15 @@ const char *t_dead_endpoint(void);
 void t_states(const char *text);
 /* How many requests the stand-in has seen in all. */
 int t_requests_total(void);
+/* How many requests the stand-in's metadata service has seen for path (e.g.
+ * "/openstack/latest/securitykey"). */
+int t_metadata_calls(const char *path);
 /* How many requests the stand-in has seen for secret `name`. */
 int t_requests_for(const char *name);
 /* The value of header `lname` (lower case) in the last request for `name`; caller frees. */
 char *t_last_header(const char *name, const char *lname);
+/* The same in the n-th (0-based) request for `name`, NULL if none. */
+char *t_nth_header(const char *name, int n, const char *lname);
 
 /* Captured syslog lines (tests/syslog_capture.c). */
 void t_log_reset(void);

@@ -19,6 +19,9 @@
 #                         csms_standin.py --states); absent until a test writes it
 #   CSMS_TEST_CA          $CSMS_TEST_PKI/ca.pem
 #   CSMS_TEST_DIR         the run directory (private, removed afterwards)
+#   CSMS_METADATA_URL     http://127.0.0.1:PORT, the stand-in's ECS metadata service
+#   CSMS_STANDIN_AKSK     "AK SK" lines the stand-in's gateway knows, re-read per
+#                         request; holds CSMS_TEST_AK and CSMS_TEST_SK to begin with
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,9 +88,12 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+CSMS_TEST_AK=${CSMS_TEST_AK:-QTWAOYTTINDUT2QVKYUC}
+CSMS_TEST_SK=${CSMS_TEST_SK:-MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc}
+printf '%s %s\n' "$CSMS_TEST_AK" "$CSMS_TEST_SK" >"$run/aksk"
 "${PYTHON:-python3}" "$here/csms_standin.py" --pki "$CSMS_TEST_PKI" \
     --port-file "$run/port" --log "$run/requests.jsonl" --project "$project" \
-    --states "$run/states" \
+    --states "$run/states" --aksk "$run/aksk" --metadata-port-file "$run/metadata-port" \
     --exit-with-parent "${opts[@]}" </dev/null >"$run/server.stderr" 2>&1 &
 pid=$!
 
@@ -113,6 +119,8 @@ export CSMS_STANDIN_STATES="$run/states"
 export CSMS_STANDIN_PROJECT="$project"
 export CSMS_TEST_CA="$CSMS_TEST_PKI/ca.pem"
 export CSMS_TEST_DIR="$run"
+export CSMS_METADATA_URL="http://127.0.0.1:$(cat "$run/metadata-port")"
+export CSMS_STANDIN_AKSK="$run/aksk" CSMS_TEST_AK CSMS_TEST_SK
 
 "$@"
 exit $?
