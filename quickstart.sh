@@ -3,7 +3,8 @@
 #
 #   demo  build, start a local CSMS stand-in (TLS on 127.0.0.1) and run real PAM
 #         transactions through pam_csms.so, printing each decision
-#   test  build with --enable-werror and run every test: make check, the installed-system
+#   test  build with --enable-werror and run every test: make check, Huawei's Node.js SDK
+#         checking the module's AK/SK signatures (npm registry), the installed-system
 #         tests (.deb in a debootstrap root: su, sudo, sshd), the ASan+UBSan build's
 #         make check, the PAM-stack tests under valgrind, cppcheck and clang-tidy, a
 #         smoke run of bench/run,
@@ -150,6 +151,11 @@ run_tests() {
 		cat "$build"/test-suite.log >&2 || true
 		die "make check failed"
 	fi
+	say "AK/SK signatures checked by Huawei's Node.js SDK (make check-sdk: npm install into the build tree)"
+	if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+		install_deps nodejs npm
+	fi
+	make -C "$build" -s check-sdk | sed 's/^/    /' || die "the SDK's signer disagrees (make check-sdk)"
 	say "installed-system tests (tests/e2e/run.sh: build the .deb, Debian 12 root, su/sudo/sshd)"
 	local e2e_status=0
 	(cd "$build" && "$here/tests/e2e/run.sh") || e2e_status=$?
