@@ -110,6 +110,40 @@ if command -v faketime >/dev/null; then
 else
 	echo "SKIP: faketime is not installed (clock skew)"
 fi
+# auth=aksk: the source and the access key id, never the secret; a 401 explained
+printf '[credentials]\naccess_key = %s\nsecret_key = %s\n' "$CSMS_TEST_AK" "$CSMS_TEST_SK" >"$dir/creds"
+chmod 600 "$dir/creds"
+doctor 0 "^credentials +ok: $dir/creds: access key $CSMS_TEST_AK \\(AK/SK signing\\)" \
+	"$check" -c "$dir/pam_csms.conf" -o auth=aksk -o credentials_file="$dir/creds" --doctor
+if "$check" -c "$dir/pam_csms.conf" -o auth=aksk -o credentials_file="$dir/creds" --doctor |
+	grep -qF -- "$CSMS_TEST_SK"; then
+	fail=$((fail + 1)); echo "FAIL: --doctor printed the secret key"
+else
+	pass=$((pass + 1))
+fi
+printf '[credentials]\naccess_key = %s\nsecret_key = wrong\n' "$CSMS_TEST_AK" >"$dir/creds2"
+chmod 600 "$dir/creds2"
+doctor 1 '^api +FAIL: ShowSecret answered HTTP 401 APIGW.0301: the signature does not verify: check secret_key' \
+	"$check" -c "$dir/pam_csms.conf" -o auth=aksk -o credentials_file="$dir/creds2" --doctor
+chmod 644 "$dir/creds2"
+doctor 1 "^credentials +FAIL: $dir/creds2: readable by group or others .*chmod 600" \
+	"$check" -c "$dir/pam_csms.conf" -o auth=aksk -o credentials_file="$dir/creds2" --doctor
+# auth=metadata: the keys' source, access key id and expiry, and where project_id came from
+grep -v '^project_id' "$dir/pam_csms.conf" >"$dir/md.conf"
+printf 'auth = metadata\nmetadata_url = %s\ncache_dir = %s/mdcache\n' "$CSMS_METADATA_URL" "$dir" >>"$dir/md.conf"
+chmod 644 "$dir/md.conf"
+doctor 0 '^config +ok: .*project from the instance.s meta_data.json, auth metadata' \
+	"$check" -c "$dir/md.conf" --doctor
+doctor 0 "^credentials +ok: temporary keys from the metadata service $CSMS_METADATA_URL: access key TMPAK[0-9A-F]+, expire at 20[0-9-]+T[0-9:]+Z \\(in (59|60) min\\); project_id $CSMS_STANDIN_PROJECT from the instance.s meta_data.json" \
+	"$check" -c "$dir/md.conf" --doctor
+doctor 0 '^api +ok: ShowSecret answered HTTP' "$check" -c "$dir/md.conf" --doctor
+[ ! -e "$dir/mdcache" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --doctor wrote cache_dir"; }
+printf '@key=noagency\n' >"$CSMS_STANDIN_STATES"
+doctor 1 '^credentials +FAIL: metadata service: no agency is bound to this instance' \
+	"$check" -c "$dir/md.conf" --doctor
+doctor 1 '^tls +FAIL: not checked, an earlier check failed' "$check" -c "$dir/md.conf" --doctor
+rm -f "$CSMS_STANDIN_STATES"
+
 doctor 64 'usage' "$check" -c "$dir/pam_csms.conf" --doctor someone
 
 echo "$pass passed, $fail failed"

@@ -123,5 +123,31 @@ if command -v faketime >/dev/null; then
 else
 	echo "SKIP: faketime is not installed (entries dated ahead)"
 fi
+# auth=metadata: a setuid caller signs with keys it fetched itself and keeps none of them;
+# an ordinary process keeps them (k-HASH), and then the setuid one reads them
+install -d -o nobody -m 700 "$dir/cache4"
+md() { "$@" -c "$dir/pam_csms.conf" -o auth=metadata -o metadata_url="$CSMS_METADATA_URL" \
+	-o cache_dir="$dir/cache4" enabled-suid 2>&1; }
+kept() { find "$dir/cache4" -name 'k-*' | wc -l; }
+out=$(md "$dir/csms-check")
+if printf '%s\n' "$out" | grep -q '^decision=permit .*source=api' && [ "$(kept)" = 0 ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: setuid auth=metadata: $(kept) kept, $out"
+fi
+out=$(md setpriv --reuid=nobody --regid=nogroup --clear-groups "$check")
+if printf '%s\n' "$out" | grep -q '^decision=permit' && [ "$(kept)" = 1 ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: ordinary auth=metadata: $(kept) kept, $out"
+fi
+before=$(grep -c '"path": "/openstack/latest/securitykey"' "$CSMS_STANDIN_LOG")
+out=$(md "$dir/csms-check")
+if printf '%s\n' "$out" | grep -q '^decision=permit' &&
+	[ "$(grep -c '"path": "/openstack/latest/securitykey"' "$CSMS_STANDIN_LOG")" = "$before" ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: setuid reading the kept keys: $out"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -550,8 +550,11 @@ check "control: before pam-auth-update --enable csms, su to bob (DISABLED) works
 
 R sh "$e2e/gen-pki.sh" "$e2e/pki" >"$work/gen-pki.log" 2>&1 || bail "tests/gen-pki.sh in the root" "$work/gen-pki.log"
 token=e2e-token-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# an access key pair the stand-in's gateway knows, for the auth=aksk run (f)
+ak=E2E$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F) sk=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s %s\n' "$ak" "$sk" >"$root$e2e/aksk"
 R_bg python3 "$e2e/csms_standin.py" --pki "$e2e/pki" --port-file "$e2e/port" \
-	--log "$e2e/requests.jsonl" --project "$PROJECT" --token "$token" \
+	--log "$e2e/requests.jsonl" --project "$PROJECT" --token "$token" --aksk "$e2e/aksk" \
 	--map alice=ENABLED,bob=DISABLED,carol=FROZEN,dave=PENDING_DELETE \
 	--exit-with-parent </dev/null >"$work/standin.err" 2>&1 &
 standin_pid=$!
@@ -707,6 +710,33 @@ else
 	not_ok "sshd listens on 127.0.0.1:$sshport"
 	sed 's/^/#   /' "$work/sshd.log" | tail -n 20
 fi
+
+# (f) auth=aksk from the installed package: the same gate with a signed request, and a
+#     wrong secret key kept out with the reason named
+install -m 0600 -o root -g root /dev/null "$root/etc/security/pam_csms.credentials"
+printf '[credentials]\naccess_key = %s\nsecret_key = %s\n' "$ak" "$sk" \
+	>"$root/etc/security/pam_csms.credentials"
+cp "$root/etc/security/pam_csms.conf" "$work/pam_csms.conf.token"
+printf 'auth = aksk\ncredentials_file = /etc/security/pam_csms.credentials\n' \
+	>>"$root/etc/security/pam_csms.conf"
+gate pass "auth=aksk: su -s /bin/true alice (ENABLED) succeeds with a signed request" su alice permit \
+	ENABLED R su -s /bin/true alice
+gate fail "auth=aksk: su -s /bin/true bob (DISABLED) is refused" su bob deny DISABLED \
+	R su -s /bin/true bob
+signed() { tail -n 1 "$root$e2e/requests.jsonl" | grep -q "SDK-HMAC-SHA256 Access=$ak, SignedHeaders=host;x-project-id;x-sdk-date, Signature="; }
+check "auth=aksk: the request carried an SDK-HMAC-SHA256 signature and no token" signed
+printf '[credentials]\naccess_key = %s\nsecret_key = not-%s\n' "$ak" "$sk" \
+	>"$root/etc/security/pam_csms.credentials"
+n=$(loglines)
+if ! R su -s /bin/true alice >/dev/null 2>&1 &&
+	logged_pat "decision=unavailable reason=credentials_rejected user=alice service=su" "$n"; then
+	ok "auth=aksk with a wrong secret key: su to alice is refused, reason=credentials_rejected"
+else
+	not_ok "auth=aksk with a wrong secret key: su to alice is refused, reason=credentials_rejected"
+fi
+no_sk() { ! grep -qF -- "$sk" "$syslog"; }
+check "the secret key appears in no log line" no_sk
+cp "$work/pam_csms.conf.token" "$root/etc/security/pam_csms.conf"
 
 no_token() { ! grep -qF -- "$token" "$syslog"; }
 # (e) CSMS cannot answer: the installed module fails closed.
