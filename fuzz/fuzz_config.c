@@ -118,8 +118,10 @@ static void check_accepted(const struct csms_config *cfg)
 	FUZZ_CHECK(cfg->fail_mode == CSMS_FAIL_CLOSED || cfg->fail_mode == CSMS_FAIL_OPEN);
 	FUZZ_CHECK(cfg->on_missing == CSMS_MISSING_DENY || cfg->on_missing == CSMS_MISSING_IGNORE);
 
-	FUZZ_CHECK(cfg->secret_template != NULL);
-	FUZZ_CHECK(csms_secret_template_check(cfg->secret_template, why, sizeof(why)) == 0);
+	FUZZ_CHECK(cfg->secrets.n >= 1 && cfg->secrets.n <= CSMS_SECRETS_MAX);
+	for (size_t i = 0; i < cfg->secrets.n; i++)
+		FUZZ_CHECK(csms_secret_template_check(cfg->secrets.items[i], why, sizeof(why)) ==
+			   0);
 	check_path(cfg->token_file, true);
 	check_path(cfg->ca_file, false);
 	check_path(cfg->ca_path, false);

@@ -1,16 +1,18 @@
 /*
  * libFuzzer harness for the user -> secret-name mapping, the log escaper and the token check.
  *
- * The input is TEMPLATE \0 USER \0 SERVICE \0 HOST (missing parts are NULL). Invariants (each
+ * The input is TEMPLATE \0 USER \0 SERVICE \0 HOST \0 GROUP (missing parts are NULL: a
+ * user without a primary group name). Invariants (each
  * traps when broken):
  *  - csms_secret_template_check() accepts exactly the templates a reference checker accepts;
  *  - for a checked template, csms_secret_name_expand() returns 0 exactly when a reference
  *    expansion (no cap) is [A-Za-z0-9._-]{1,64} and not only dots, and then gives that name;
  *    otherwise out holds the reference expansion cut at CSMS_SECRET_SHOW_MAX bytes; out is
- *    always NUL-terminated within CSMS_SECRET_SHOW_MAX + 1 bytes;
+ *    always NUL-terminated within CSMS_SECRET_SHOW_MAX + 1 bytes; with %g and no group,
+ *    -ENOENT;
  *  - template "%u": rc == 0 iff the user is itself a valid name, and then out == user;
  *  - csms_log_escape(), whole input, several buffer sizes: the result is NUL-terminated in the
- *    buffer, has only 0x21..0x7e without quotes, a backslash only as \xHH, and decodes back to
+ *    buffer, has only 0x21..0x7e without quotes or '=', a backslash only as \xHH, and decodes back to
  *    the input (or a prefix of at most max_in bytes followed by "..."); no cut when room allows;
  *  - csms_token_validate() accepts exactly 16..65536 bytes of 0x21..0x7e.
  */
@@ -22,12 +24,13 @@
 #include "util.h"
 #include "verdict.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NPARTS 4
+#define NPARTS 5
 #define GUARD 16
 #define FILL 0xa5
 
@@ -60,7 +63,7 @@ static bool ref_template_ok(const char *t)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (t[i] == '%') {
-			if (i + 1 >= n || strchr("ush%", t[i + 1]) == NULL)
+			if (i + 1 >= n || strchr("ushg%", t[i + 1]) == NULL)
 				return false;
 			i++;
 		} else if (!ref_name_char((unsigned char)t[i])) {
@@ -70,12 +73,26 @@ static bool ref_template_ok(const char *t)
 	return true;
 }
 
+/* A checked template with a %g escape (not "%%g", a percent sign and a g). */
+static bool ref_has_group(const char *t)
+{
+	for (size_t i = 0; t[i] != '\0'; i++) {
+		if (t[i] == '%') {
+			if (t[i + 1] == 'g')
+				return true;
+			i++;
+		}
+	}
+	return false;
+}
+
 /* The expansion of a checked template, without any cap; malloc'd. */
 static char *ref_expand(const char *t, const char *user, const char *service, const char *host,
-			size_t *len)
+			const char *group, size_t *len)
 {
 	const char *u = user ? user : "", *s = service ? service : "", *h = host ? host : "";
-	size_t cap = strlen(t) * (strlen(u) + strlen(s) + strlen(h) + 1) + 1, n = 0;
+	const char *g = group ? group : "";
+	size_t cap = strlen(t) * (strlen(u) + strlen(s) + strlen(h) + strlen(g) + 1) + 1, n = 0;
 	char *out = malloc(cap);
 
 	if (out == NULL)
@@ -86,7 +103,11 @@ static char *ref_expand(const char *t, const char *user, const char *service, co
 
 		if (t[i] == '%') {
 			i++;
-			piece = t[i] == 'u' ? u : t[i] == 's' ? s : t[i] == 'h' ? h : "%";
+			piece = t[i] == 'u'   ? u
+				: t[i] == 's' ? s
+				: t[i] == 'h' ? h
+				: t[i] == 'g' ? g
+					      : "%";
 			pl = strlen(piece);
 		}
 		memcpy(out + n, piece, pl);
@@ -109,8 +130,10 @@ static char *dup_bytes(const uint8_t *p, size_t n)
 	return s;
 }
 
-static void check_expand(const char *tmpl, const char *user, const char *service, const char *host)
+static void check_expand(const char *tmpl, const char *user, const char *service, const char *host,
+			 const char *group)
 {
+	const struct csms_name_parts parts = { user, service, host, group };
 	const size_t outlen = CSMS_SECRET_SHOW_MAX + 1; /* the smallest buffer allowed */
 	char err[CSMS_ERRLEN], *out = malloc(outlen), *ref;
 	bool tmpl_ok;
@@ -125,7 +148,7 @@ static void check_expand(const char *tmpl, const char *user, const char *service
 	FUZZ_CHECK(trc == 0 || memchr(err, '\0', sizeof(err)) != NULL);
 
 	memset(out, FILL, outlen);
-	rc = csms_secret_name_expand(tmpl, user, service, host, out, outlen);
+	rc = csms_secret_name_expand(tmpl, &parts, out, outlen);
 	if (!tmpl_ok) {
 		/* never reached in production (config checks the template); memory safety only */
 		free(out);
@@ -134,8 +157,13 @@ static void check_expand(const char *tmpl, const char *user, const char *service
 	FUZZ_CHECK(memchr(out, '\0', outlen) != NULL);
 	n = strlen(out);
 	FUZZ_CHECK(n <= CSMS_SECRET_SHOW_MAX);
-	ref = ref_expand(tmpl, user, service, host, &ref_len);
-	FUZZ_CHECK((rc == 0) == ref_name_valid(ref, ref_len));
+	if (group == NULL && ref_has_group(tmpl)) {
+		FUZZ_CHECK(rc == -ENOENT);
+		rc = -EINVAL; /* out still shows the expansion, the group as nothing */
+	}
+	ref = ref_expand(tmpl, user, service, host, group, &ref_len);
+	FUZZ_CHECK((rc == 0) ==
+		   (ref_name_valid(ref, ref_len) && !(group == NULL && ref_has_group(tmpl))));
 	if (rc == 0) {
 		FUZZ_CHECK(n == ref_len && memcmp(out, ref, n) == 0);
 		FUZZ_CHECK(ref_name_valid(out, n));
@@ -153,7 +181,8 @@ static void check_user_identity(const char *user)
 {
 	char out[CSMS_SECRET_SHOW_MAX + 1];
 	size_t ul = user ? strlen(user) : 0;
-	int rc = csms_secret_name_expand("%u", user, "svc", "host", out, sizeof(out));
+	const struct csms_name_parts parts = { user, "svc", "host", "grp" };
+	int rc = csms_secret_name_expand("%u", &parts, out, sizeof(out));
 
 	FUZZ_CHECK((rc == 0) == ref_name_valid(user ? user : "", ul));
 	FUZZ_CHECK(csms_secret_name_valid(user ? user : "", ul) == (rc == 0));
@@ -195,7 +224,7 @@ static void check_escape(const uint8_t *src, size_t srclen, size_t dstlen, size_
 	for (size_t i = 0; i < o; i++) {
 		unsigned char c = (unsigned char)dst[i];
 
-		FUZZ_CHECK(c >= 0x21 && c <= 0x7e && c != '"' && c != '\'');
+		FUZZ_CHECK(c >= 0x21 && c <= 0x7e && c != '"' && c != '\'' && c != '=');
 		if (c == '\\') {
 			int hi, lo;
 
@@ -256,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 
-	check_expand(part[0], part[1], part[2], part[3]);
+	check_expand(part[0], part[1], part[2], part[3], part[4]);
 	check_user_identity(part[1]);
 	for (size_t i = 0; i < np; i++)
 		FUZZ_CHECK(csms_secret_name_valid(part[i], strlen(part[i])) ==

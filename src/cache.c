@@ -78,7 +78,8 @@ int csms_cache_open(struct csms_cache *c, const char *dir, const char *endpoint,
 void csms_cache_set_project(struct csms_cache *c, const char *project)
 {
 	c->project = project;
-	if (project != NULL)
+	/* an unopened cache (csms-check --no-cache) has no endpoint and no files to name */
+	if (project != NULL && c->dirfd >= 0)
 		key_name(c->scope, 'o', c->endpoint, project, NULL);
 }
 

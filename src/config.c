@@ -358,13 +358,37 @@ static int set_metadata_url(struct csms_config *cfg, const char *v, char *err, s
 
 static int set_secret(struct csms_config *cfg, const char *v, char *err, size_t errlen)
 {
+	struct csms_list l = { 0 };
 	char why[CSMS_ERRLEN];
+	int rc = list_parse(&l, v, "secret", err, errlen);
 
-	if (csms_secret_template_check(v, why, sizeof(why)) != 0) {
-		csms_errf(err, errlen, "secret: %s", why);
-		return -EINVAL;
+	if (rc == 0 && l.n == 0) {
+		csms_errf(err, errlen, "secret: give at least one template (e.g. %%u)");
+		rc = -EINVAL;
 	}
-	return replace_str(&cfg->secret_template, v, err, errlen);
+	if (rc == 0 && l.n > CSMS_SECRETS_MAX) {
+		csms_errf(err, errlen, "secret: more than %d templates", CSMS_SECRETS_MAX);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		if (csms_secret_template_check(l.items[i], why, sizeof(why)) != 0) {
+			csms_errf(err, errlen, "secret: '%.64s': %s", l.items[i], why);
+			rc = -EINVAL;
+		}
+		for (size_t j = 0; rc == 0 && j < i; j++) {
+			if (strcmp(l.items[i], l.items[j]) == 0) {
+				csms_errf(err, errlen, "secret: '%.64s' given twice", l.items[i]);
+				rc = -EINVAL;
+			}
+		}
+	}
+	if (rc != 0) {
+		list_free(&l);
+		return rc;
+	}
+	list_free(&cfg->secrets);
+	cfg->secrets = l;
+	return 0;
 }
 
 static int set_fail_mode(struct csms_config *cfg, const char *v, char *err, size_t errlen)
@@ -596,9 +620,11 @@ int csms_config_init(struct csms_config *cfg)
 	cfg->token_file = strdup(CSMS_DEFAULT_TOKEN_FILE);
 	cfg->credentials_file = strdup(CSMS_DEFAULT_CREDENTIALS_FILE);
 	cfg->metadata_url = strdup(CSMS_DEFAULT_METADATA_URL);
-	cfg->secret_template = strdup("%u");
+	cfg->secrets.items = calloc(1, sizeof(*cfg->secrets.items));
+	if (cfg->secrets.items != NULL && (cfg->secrets.items[0] = strdup("%u")) != NULL)
+		cfg->secrets.n = 1;
 	if (cfg->token_file == NULL || cfg->credentials_file == NULL || cfg->metadata_url == NULL ||
-	    cfg->secret_template == NULL)
+	    cfg->secrets.n == 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -612,7 +638,7 @@ void csms_config_free(struct csms_config *cfg)
 	free(cfg->token_file);
 	free(cfg->credentials_file);
 	free(cfg->metadata_url);
-	free(cfg->secret_template);
+	list_free(&cfg->secrets);
 	list_free(&cfg->bypass_users);
 	list_free(&cfg->bypass_groups);
 	free(cfg->deny_message);

@@ -35,8 +35,8 @@ struct csms_config {
 	enum csms_auth auth;
 	char *token_file;
 	char *credentials_file;
-	char *metadata_url; /* http://link-local-or-loopback[:port] or https://host[:port] */
-	char *secret_template;
+	char *metadata_url;       /* http://link-local-or-loopback[:port] or https://host[:port] */
+	struct csms_list secrets; /* secret-name templates: every secret must be ENABLED */
 	enum csms_fail_mode fail_mode;
 	enum csms_on_missing on_missing;
 	struct csms_list bypass_users;

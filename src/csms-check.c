@@ -179,14 +179,18 @@ int main(int argc, char **argv)
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0';
 		struct passwd pw, *pwp = NULL;
-		char pwbuf[16384];
+		struct group gr, *grp = NULL;
+		char pwbuf[16384], grbuf[16384];
 
 		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0)
 			pwp = NULL;
+		if (pwp == NULL || getgrgid_r(pw.pw_gid, &gr, grbuf, sizeof(grbuf), &grp) != 0)
+			grp = NULL;
 		rq = (struct csms_request){
 			.cfg = &cfg,
 			.user = user,
 			.account_name = pwp ? pwp->pw_name : NULL,
+			.group = grp ? grp->gr_name : NULL,
 			.service = service,
 			.host = host,
 			.in_group = user_in_group,
@@ -207,6 +211,11 @@ int main(int argc, char **argv)
 		puts(out);
 		free(out);
 	} else {
+		/* several secrets: one line each, then the decision as the module logs it */
+		for (size_t i = 0; v.ntemplates > 1 && i < v.nsecrets; i++) {
+			csms_secret_result_format(&v.secrets[i], line, sizeof(line));
+			printf("  %s\n", line);
+		}
 		csms_verdict_format(&v, user, service, line, sizeof(line));
 		puts(line);
 	}

@@ -1,4 +1,5 @@
-/* The check itself: bypass, secret name, token, ShowSecret, reply -> verdict. No PAM here. */
+/* The check itself: bypass, secret names, credentials, ShowSecret for each, the answers ->
+ * one verdict. No PAM here. */
 #include "buildconf.h"
 
 #include "decision.h"
@@ -37,7 +38,7 @@ static bool is_bypassed(const struct csms_request *rq)
 }
 
 /* CSMS could not give an answer: fail_mode decides, never a config error. */
-static void cannot_answer(const struct csms_config *cfg, struct csms_verdict *v,
+static void cannot_answer(const struct csms_config *cfg, struct csms_secret_result *v,
 			  enum csms_reason reason)
 {
 	v->decision = cfg->fail_mode == CSMS_FAIL_OPEN ? CSMS_DECISION_FAIL_OPEN
@@ -47,7 +48,7 @@ static void cannot_answer(const struct csms_config *cfg, struct csms_verdict *v,
 
 /* What CSMS said (now, or earlier and kept), under today's policy (on_missing). */
 static void from_answer(const struct csms_config *cfg, const struct csms_answer *a,
-			struct csms_verdict *v)
+			struct csms_secret_result *v)
 {
 	v->answer = *a;
 	if (a->missing) {
@@ -61,7 +62,8 @@ static void from_answer(const struct csms_config *cfg, const struct csms_answer 
 }
 
 static void from_transport_failure(const struct csms_config *cfg,
-				   const struct csms_http_response *resp, struct csms_verdict *v)
+				   const struct csms_http_response *resp,
+				   struct csms_secret_result *v)
 {
 	switch (resp->result) {
 	case CSMS_HTTP_TLS:
@@ -109,7 +111,7 @@ static void from_transport_failure(const struct csms_config *cfg,
 }
 
 static void from_status_200(const struct csms_request *rq, const struct csms_http_response *resp,
-			    struct csms_verdict *v)
+			    struct csms_secret_result *v)
 {
 	struct csms_answer a;
 	char why[CSMS_ERRLEN];
@@ -120,7 +122,7 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 			  "reply Content-Type is not application/json");
 		return;
 	}
-	if (csms_response_parse_secret(resp->body, resp->body_len, v->secret, &a,
+	if (csms_response_parse_secret(resp->body, resp->body_len, v->name, &a,
 				       rq->want_metadata ? &v->metadata_json : NULL, why,
 				       sizeof(why)) != 0) {
 		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
@@ -135,7 +137,7 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 }
 
 static void from_status_400(const struct csms_config *cfg, const struct csms_http_response *resp,
-			    struct csms_verdict *v)
+			    struct csms_secret_result *v)
 {
 	static const struct csms_answer missing = { .missing = true };
 	/* scheduled for deletion: as if the state were PENDING_DELETE */
@@ -163,7 +165,7 @@ static void from_status_400(const struct csms_config *cfg, const struct csms_htt
  * a wrong endpoint or project_id), which must not become on_missing=ignore for everyone.
  */
 static void from_status_404(const struct csms_config *cfg, const struct csms_http_response *resp,
-			    struct csms_verdict *v)
+			    struct csms_secret_result *v)
 {
 	static const struct csms_answer missing = { .missing = true };
 	char code[32];
@@ -181,7 +183,7 @@ static void from_status_404(const struct csms_config *cfg, const struct csms_htt
 /* 401 or 403: CSMS cannot answer with these credentials (never retried: five bad signatures
  * in a row lock an access key); the detail says which way they failed. */
 static void rejected(const struct csms_request *rq, const struct csms_http_response *resp,
-		     struct csms_verdict *v)
+		     struct csms_secret_result *v)
 {
 	cannot_answer(rq->cfg, v, CSMS_REASON_CREDENTIALS_REJECTED);
 	csms_response_rejection(resp->status, resp->body, resp->body_len, resp->date,
@@ -189,7 +191,7 @@ static void rejected(const struct csms_request *rq, const struct csms_http_respo
 }
 
 static void from_response(const struct csms_request *rq, const struct csms_http_response *resp,
-			  struct csms_verdict *v)
+			  struct csms_secret_result *v)
 {
 	const struct csms_config *cfg = rq->cfg;
 	long s = resp->status;
@@ -211,10 +213,15 @@ static void from_response(const struct csms_request *rq, const struct csms_http_
 }
 
 /* CSMS said what the secret is, or that there is none, just now: worth keeping. */
-static bool answered(const struct csms_verdict *v)
+static bool answered(const struct csms_secret_result *s)
 {
-	return v->source == CSMS_SOURCE_API &&
-	       (v->reason == CSMS_REASON_STATE || v->reason == CSMS_REASON_NOT_FOUND);
+	return s->source == CSMS_SOURCE_API &&
+	       (s->reason == CSMS_REASON_STATE || s->reason == CSMS_REASON_NOT_FOUND);
+}
+
+static bool cannot(const struct csms_secret_result *s)
+{
+	return s->decision == CSMS_DECISION_UNAVAILABLE || s->decision == CSMS_DECISION_FAIL_OPEN;
 }
 
 /*
@@ -224,130 +231,344 @@ static bool answered(const struct csms_verdict *v)
  * nothing at all when CSMS was never tried (attempts 0: libcurl refused under
  * SSLKEYLOGFILE, or could not be loaded or started here, which says nothing of CSMS).
  */
-static bool is_outage(const struct csms_verdict *v)
+static bool is_outage(const struct csms_secret_result *s)
 {
-	if (v->decision != CSMS_DECISION_UNAVAILABLE && v->decision != CSMS_DECISION_FAIL_OPEN)
+	if (!cannot(s) || s->attempts == 0)
 		return false;
-	if (v->attempts == 0)
-		return false;
-	switch (v->reason) {
+	switch (s->reason) {
 	case CSMS_REASON_NETWORK:
 	case CSMS_REASON_TLS:
 	case CSMS_REASON_TIMEOUT:
 	case CSMS_REASON_THROTTLED:
 		return true;
 	case CSMS_REASON_HTTP:
-		return v->http >= 500 || v->http == 0;
+		return s->http >= 500 || s->http == 0;
 	default:
 		return false;
 	}
 }
 
 /* Keep what CSMS said (or that it could not say) for the next checks. */
-static void remember(struct csms_cache *c, const struct csms_verdict *v, int64_t asked,
+static void remember(struct csms_cache *c, const struct csms_secret_result *s, int64_t asked,
 		     bool keep_missing)
 {
-	if (answered(v)) {
-		const struct csms_cache_entry fresh = { .time_ms = asked, .answer = v->answer };
+	if (answered(s)) {
+		const struct csms_cache_entry fresh = { .time_ms = asked, .answer = s->answer };
 
 		/* a fresh answer always replaces the entry: DISABLED takes effect */
 		if (fresh.answer.missing && !keep_missing)
-			csms_cache_forget(c, v->secret);
+			csms_cache_forget(c, s->name);
 		else
-			(void)csms_cache_put(c, v->secret, &fresh);
+			(void)csms_cache_put(c, s->name, &fresh);
 		csms_outage_clear(c);
-	} else if (is_outage(v)) {
-		csms_outage_record(c, csms_wall_ms(), v->reason);
+	} else if (is_outage(s)) {
+		csms_outage_record(c, csms_wall_ms(), s->reason);
 	}
 }
 
 /*
- * CSMS could not answer: a young cached ENABLED permits (offline_grace), a young cached
- * deny keeps fail_mode=open shut, and a setuid caller's own failure (`trusted` false) does
- * neither and never fails open.
+ * CSMS could not answer for this secret: a young cached ENABLED permits (offline_grace), a
+ * young cached deny keeps fail_mode=open shut, and a setuid caller's own failure (`trusted`
+ * false) does neither and never fails open.
  */
 static void unanswered(const struct csms_config *cfg, const struct csms_cache_entry *cached,
-		       int64_t now, bool trusted, struct csms_verdict *v)
+		       int64_t now, bool trusted, struct csms_secret_result *s)
 {
 	bool young = cached != NULL && now - cached->time_ms < cfg->offline_grace_ms;
 
 	if (young && trusted && csms_answer_enabled(&cached->answer)) {
 		char why[CSMS_ERRLEN];
 
-		csms_strlcpy(why, v->detail, sizeof(why));
-		from_answer(cfg, &cached->answer, v);
-		v->source = CSMS_SOURCE_STALE;
-		csms_errf(v->detail, sizeof(v->detail),
+		csms_strlcpy(why, s->detail, sizeof(why));
+		from_answer(cfg, &cached->answer, s);
+		s->source = CSMS_SOURCE_STALE;
+		csms_errf(s->detail, sizeof(s->detail),
 			  "ENABLED %llds ago, within offline_grace; CSMS: %s",
 			  (long long)(now - cached->time_ms) / 1000, why);
-	} else if (v->decision == CSMS_DECISION_FAIL_OPEN && young) {
+	} else if (s->decision == CSMS_DECISION_FAIL_OPEN && young) {
 		/* fail_mode=open is for not knowing; a recent deny is knowing */
-		v->decision = CSMS_DECISION_UNAVAILABLE;
-		csms_errf(v->detail, sizeof(v->detail),
+		s->decision = CSMS_DECISION_UNAVAILABLE;
+		csms_errf(s->detail, sizeof(s->detail),
 			  "CSMS denied %llds ago, within offline_grace: not failing open",
 			  (long long)(now - cached->time_ms) / 1000);
-	} else if (v->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
-		v->decision = CSMS_DECISION_UNAVAILABLE;
-		csms_strlcpy(v->detail,
+	} else if (s->decision == CSMS_DECISION_FAIL_OPEN && !trusted) {
+		s->decision = CSMS_DECISION_UNAVAILABLE;
+		csms_strlcpy(s->detail,
 			     "fail_mode=open is not honoured for a setuid process's own failure",
-			     sizeof(v->detail));
+			     sizeof(s->detail));
 	}
-}
-
-/* Ask CSMS. Fills the verdict from the reply; returns the transport's result. */
-static enum csms_http_result ask(const struct csms_request *rq, const char *project,
-				 const struct csms_credentials *cred, const char *ca, size_t ca_len,
-				 int64_t start, struct csms_verdict *v)
-{
-	const struct csms_config *cfg = rq->cfg;
-	struct csms_showsecret q;
-	struct csms_http_response resp;
-	enum csms_http_result result;
-	int rc;
-
-	rc = csms_showsecret_build(&q, cfg, project, v->secret, cred, ca, ca_len,
-				   start + cfg->timeout_ms, cfg->retries);
-	if (rc != 0) {
-		csms_showsecret_free(&q);
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
-		csms_strlcpy(v->detail, rc == -ENOMEM ? "out of memory" : "request URL too long",
-			     sizeof(v->detail));
-		return CSMS_HTTP_PROTOCOL;
-	}
-	csms_http_get(&q.http, &resp);
-	csms_showsecret_free(&q);
-	/* source=api once CSMS was asked, whatever came of it */
-	v->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
-	v->attempts = resp.attempts;
-	v->http = resp.status;
-	csms_strlcpy(v->request_id, resp.request_id, sizeof(v->request_id));
-	csms_strlcpy(v->trace, resp.trace, sizeof(v->trace));
-	if (resp.result == CSMS_HTTP_OK) {
-		from_response(rq, &resp, v);
-	} else {
-		from_transport_failure(cfg, &resp, v);
-		csms_strlcpy(v->detail, resp.detail, sizeof(v->detail));
-	}
-	result = resp.result;
-	csms_http_response_free(&resp);
-	return result;
 }
 
 /* The credentials could not be had: a file is a local fault (an error); the metadata
  * service is the instance not reaching its keys, which fail_mode decides like CSMS not
- * answering. */
-static void credentials_failed(const struct csms_config *cfg, int rc, struct csms_verdict *v)
+ * answering, unless it was not asked at all: under SSLKEYLOGFILE (refused, as ShowSecret
+ * would be: *refused) or with no usable libcurl (an error of this host). */
+static void credentials_failed(const struct csms_config *cfg, int rc, struct csms_secret_result *s,
+			       bool *refused)
 {
 	if (rc == -ENOMEM) {
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = CSMS_REASON_MEMORY;
+		s->decision = CSMS_DECISION_ERROR;
+		s->reason = CSMS_REASON_MEMORY;
+	} else if (cfg->auth == CSMS_AUTH_METADATA && rc == -ELIBACC) {
+		s->decision = CSMS_DECISION_ERROR;
+		s->reason = CSMS_REASON_CONFIG;
+	} else if (cfg->auth == CSMS_AUTH_METADATA && rc == -EPERM) {
+		/* the caller's environment must never be a way to fail open */
+		s->decision = CSMS_DECISION_UNAVAILABLE;
+		s->reason = CSMS_REASON_TLS;
+		*refused = true;
 	} else if (cfg->auth == CSMS_AUTH_METADATA) {
-		cannot_answer(cfg, v, CSMS_REASON_CREDENTIALS);
+		cannot_answer(cfg, s, CSMS_REASON_CREDENTIALS);
 	} else {
-		v->decision = CSMS_DECISION_ERROR;
-		v->reason = CSMS_REASON_CREDENTIALS;
+		s->decision = CSMS_DECISION_ERROR;
+		s->reason = CSMS_REASON_CREDENTIALS;
 	}
+}
+
+static void ca_failed(int rc, struct csms_secret_result *s)
+{
+	s->decision = CSMS_DECISION_ERROR;
+	s->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+}
+
+/* Everything one check needs for its requests, got once, when the first secret needs it. */
+struct check {
+	const struct csms_request *rq;
+	struct csms_cache cache, *state; /* state: the cache, or none when state is not kept */
+	struct csms_credentials cred;
+	const char *project;
+	char *ca;
+	size_t ca_len;
+	struct csms_http_session *session;
+	int64_t start, wall;
+	bool secure, have_ca, have_cred, ready, damped, refused;
+	/* why the network cannot be used, for every secret that needs it: filled once */
+	struct csms_secret_result blocked;
+	bool is_blocked;
+	struct csms_outage outage;
+	struct csms_cache_entry cached[CSMS_SECRETS_MAX];
+	bool have_cached[CSMS_SECRETS_MAX];
+	char trace[256];
+};
+
+static int load_ca(struct check *c, struct csms_secret_result *s)
+{
+	const struct csms_config *cfg = c->rq->cfg;
+	int rc = 0;
+
+	if (!c->have_ca) {
+		rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &c->ca, &c->ca_len,
+				  s->detail, sizeof(s->detail));
+		c->have_ca = rc == 0;
+	}
+	return rc;
+}
+
+/*
+ * The CA, the credentials, the outage window and the session, before the first request.
+ * False when no request may be made; then c->blocked says why, for every secret after.
+ */
+static bool network_ready(struct check *c)
+{
+	const struct csms_config *cfg = c->rq->cfg;
+	struct csms_secret_result *b = &c->blocked;
+	int rc;
+
+	if (c->ready || c->is_blocked)
+		return c->ready;
+	c->is_blocked = true;
+	rc = load_ca(c, b);
+	if (rc != 0) {
+		ca_failed(rc, b);
+		return false;
+	}
+	if (!c->have_cred) {
+		rc = csms_credentials_get(cfg, &c->cache, false, c->ca, c->ca_len,
+					  c->start + cfg->timeout_ms, &c->cred, b->detail,
+					  sizeof(b->detail));
+		if (rc != 0) {
+			credentials_failed(cfg, rc, b, &c->refused);
+			return false;
+		}
+		c->have_cred = true;
+	}
+	/* A setuid caller's own failure is not evidence of an outage: it neither opens a
+	 * window nor takes the probe. */
+	c->damped = csms_outage_damped(c->state, c->wall, cfg->timeout_ms + PROBE_SLACK_MS,
+				       !c->secure, &c->outage);
+	if (c->damped) {
+		cannot_answer(cfg, b, c->outage.reason);
+		if (c->outage.until_ms > c->wall)
+			csms_errf(b->detail, sizeof(b->detail),
+				  "CSMS did not answer a recent check; not asked again for %lldms",
+				  (long long)(c->outage.until_ms - c->wall));
+		else
+			csms_strlcpy(
+				b->detail,
+				"CSMS did not answer a recent check; another check is asking it now",
+				sizeof(b->detail));
+		return false;
+	}
+	c->session = csms_http_session_new();
+	if (c->session == NULL) {
+		b->decision = CSMS_DECISION_ERROR;
+		b->reason = CSMS_REASON_MEMORY;
+		csms_strlcpy(b->detail, "out of memory", sizeof(b->detail));
+		return false;
+	}
+	c->is_blocked = false;
+	c->ready = true;
+	return true;
+}
+
+/* Ask CSMS about one secret, on the check's connection. Fills s from the reply. */
+static void ask(struct check *c, struct csms_secret_result *s)
+{
+	const struct csms_request *rq = c->rq;
+	const struct csms_config *cfg = rq->cfg;
+	struct csms_showsecret q;
+	struct csms_http_response resp;
+	size_t used;
+	int rc;
+
+	rc = csms_showsecret_build(&q, cfg, c->project, s->name, &c->cred, c->ca, c->ca_len,
+				   c->start + cfg->timeout_ms, cfg->retries);
+	if (rc != 0) {
+		csms_showsecret_free(&q);
+		s->decision = CSMS_DECISION_ERROR;
+		s->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
+		csms_strlcpy(s->detail, rc == -ENOMEM ? "out of memory" : "request URL too long",
+			     sizeof(s->detail));
+		return;
+	}
+	csms_http_get(c->session, &q.http, &resp);
+	csms_showsecret_free(&q);
+	/* source=api once CSMS was asked, whatever came of it */
+	s->source = resp.attempts > 0 ? CSMS_SOURCE_API : CSMS_SOURCE_NONE;
+	s->attempts = resp.attempts;
+	s->http = resp.status;
+	csms_strlcpy(s->request_id, resp.request_id, sizeof(s->request_id));
+	used = strlen(c->trace);
+	if (used + strlen(resp.trace) + 2 < sizeof(c->trace)) {
+		if (used > 0)
+			c->trace[used++] = ' ';
+		csms_strlcpy(c->trace + used, resp.trace, sizeof(c->trace) - used);
+	}
+	if (resp.result == CSMS_HTTP_OK) {
+		from_response(rq, &resp, s);
+	} else {
+		from_transport_failure(cfg, &resp, s);
+		csms_strlcpy(s->detail, resp.detail, sizeof(s->detail));
+	}
+	c->refused = c->refused || resp.result == CSMS_HTTP_REFUSED;
+	csms_http_response_free(&resp);
+}
+
+/* One secret: a fresh cached answer, or CSMS's, kept for the next checks. */
+static void check_secret(struct check *c, size_t i, struct csms_secret_result *s)
+{
+	const struct csms_config *cfg = c->rq->cfg;
+	const struct csms_cache_entry *e = &c->cached[i];
+
+	c->have_cached[i] = csms_cache_get(c->state, s->name, &c->cached[i]) == 0;
+	if (c->have_cached[i] && c->wall - e->time_ms < cfg->cache_ttl_ms) {
+		/* fresh enough: permit or deny, CSMS is not asked */
+		from_answer(cfg, &e->answer, s);
+		s->source = CSMS_SOURCE_CACHE;
+		csms_errf(s->detail, sizeof(s->detail), "cached answer from %llds ago",
+			  (long long)(c->wall - e->time_ms) / 1000);
+		return;
+	}
+	if (!network_ready(c)) {
+		s->decision = c->blocked.decision;
+		s->reason = c->blocked.reason;
+		s->source = CSMS_SOURCE_NONE;
+		csms_strlcpy(s->detail, c->blocked.detail, sizeof(s->detail));
+		return;
+	}
+	ask(c, s);
+	/* `wall` dates the answer from before it was asked, so a slow answer never passes for
+	 * newer than one given meanwhile. A setuid caller can stop itself between answer and
+	 * write, or kill the write (SIGXFSZ): it only reads. Anyone can make sshd's auth stack
+	 * ask for any name, so "no such secret" is kept only for a name the account database
+	 * knows; for another, any entry there is removed. Every other answer is about a secret
+	 * that exists. */
+	if (!c->secure)
+		remember(c->state, s, c->wall, c->rq->account_name != NULL);
+}
+
+/* The check's decision is secret i's; the attempts are all the secrets'. */
+static void decided_by(struct csms_verdict *v, int i)
+{
+	const struct csms_secret_result *d = &v->secrets[i];
+
+	v->decided_by = i;
+	v->decision = d->decision;
+	v->reason = d->reason;
+	v->source = d->source;
+	v->answer = d->answer;
+	v->http = d->http;
+	csms_strlcpy(v->request_id, d->request_id, sizeof(v->request_id));
+	csms_strlcpy(v->detail, d->detail, sizeof(v->detail));
+	v->attempts = 0;
+	for (size_t k = 0; k < v->nsecrets; k++)
+		v->attempts += v->secrets[k].attempts;
+}
+
+/*
+ * The secrets' results into one decision: an error or a deny decides (the first); else a
+ * secret CSMS could not answer for decides, unless offline_grace finds a young cached
+ * ENABLED for each such one; else all ignored is ignore, and otherwise permit.
+ */
+static void combine(struct check *c, struct csms_verdict *v)
+{
+	const struct csms_config *cfg = c->rq->cfg;
+	/* In a setuid process only an outage seen by others may let anyone in */
+	bool trusted = c->damped || !c->secure;
+	int decider = -1, first_unanswered = -1;
+	bool any_stale = false, any_api = false, all_ignored = true;
+
+	for (size_t i = 0; i < v->nsecrets && decider < 0; i++)
+		if (v->secrets[i].decision == CSMS_DECISION_ERROR ||
+		    v->secrets[i].decision == CSMS_DECISION_DENY)
+			decider = (int)i;
+	for (size_t i = 0; i < v->nsecrets && decider < 0; i++) {
+		struct csms_secret_result *s = &v->secrets[i];
+
+		if (!cannot(s))
+			continue;
+		/* the caller's environment (SSLKEYLOGFILE) never lets anyone in */
+		if (!c->refused)
+			unanswered(cfg, c->have_cached[i] ? &c->cached[i] : NULL, c->wall, trusted,
+				   s);
+		if (cannot(s) &&
+		    (first_unanswered < 0 ||
+		     (s->decision == CSMS_DECISION_UNAVAILABLE &&
+		      v->secrets[first_unanswered].decision != CSMS_DECISION_UNAVAILABLE)))
+			first_unanswered = (int)i; /* unavailable wins over fail_open */
+	}
+	if (decider < 0)
+		decider = first_unanswered;
+	for (size_t i = 0; i < v->nsecrets; i++) {
+		any_stale = any_stale || v->secrets[i].source == CSMS_SOURCE_STALE;
+		any_api = any_api || v->secrets[i].source == CSMS_SOURCE_API;
+		all_ignored = all_ignored && v->secrets[i].decision == CSMS_DECISION_IGNORE;
+	}
+	if (decider < 0) {
+		/* every secret permits or is ignored: the last one that permits decides */
+		decider = (int)v->nsecrets - 1;
+		for (int i = (int)v->nsecrets - 1; !all_ignored && i >= 0; i--)
+			if (v->secrets[i].decision == CSMS_DECISION_PERMIT) {
+				decider = i;
+				break;
+			}
+	}
+	if (decider < 0)
+		return;
+	decided_by(v, decider);
+	/* a permit from several secrets: stale if one answer was, api if CSMS was asked */
+	if (v->decision == CSMS_DECISION_PERMIT)
+		v->source = any_stale ? CSMS_SOURCE_STALE : any_api ? CSMS_SOURCE_API : v->source;
 }
 
 /* Append "; text" to detail (or set it). */
@@ -361,26 +582,71 @@ static void detail_add(struct csms_verdict *v, const char *text)
 		snprintf(v->detail + n, sizeof(v->detail) - n, "; %s", text);
 }
 
+/* "a,b,c": the names of the secrets checked, for the log's secret= field. */
+static void list_names(struct csms_verdict *v)
+{
+	size_t off = 0;
+
+	v->secret[0] = '\0';
+	for (size_t i = 0; i < v->nsecrets; i++)
+		off += (size_t)snprintf(v->secret + off, sizeof(v->secret) - off, "%s%s",
+					i ? "," : "", v->secrets[i].name);
+}
+
+/* Expand every template; false (and that secret decides) when one gives no valid name. */
+static bool expand_names(const struct csms_request *rq, struct csms_verdict *v)
+{
+	const struct csms_config *cfg = rq->cfg;
+	const struct csms_name_parts parts = {
+		.user = rq->user,
+		.service = rq->service ? rq->service : "",
+		.host = rq->host ? rq->host : "",
+		.group = rq->group,
+	};
+
+	for (size_t i = 0; i < cfg->secrets.n && i < CSMS_SECRETS_MAX; i++) {
+		struct csms_secret_result *s = &v->secrets[i];
+		int rc = csms_secret_name_expand(cfg->secrets.items[i], &parts, s->name,
+						 sizeof(s->name));
+
+		v->nsecrets = i + 1;
+		if (rc != 0) {
+			/* never sent: dots, slashes, percent signs or over-long names cannot reach a
+			 * URL; and no request at all, for any of the secrets */
+			s->decision = CSMS_DECISION_DENY;
+			s->reason = CSMS_REASON_INVALID_NAME;
+			csms_strlcpy(s->detail,
+				     rc == -ENOENT ? "the user has no primary group name (for %g)"
+						   : "secret name is not [A-Za-z0-9._-]{1,64}",
+				     sizeof(s->detail));
+			decided_by(v, (int)i);
+			return false;
+		}
+	}
+	return true;
+}
+
 void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 {
 	const struct csms_config *cfg = rq->cfg;
-	struct csms_cache cache = { .dirfd = -1 }, none = { .dirfd = -1 }, *state;
-	struct csms_cache_entry cached;
-	struct csms_outage outage;
-	struct csms_credentials cred = { 0 };
-	const char *project = cfg->project_id;
-	char *ca = NULL;
-	size_t ca_len = 0;
-	int64_t start = rq->start_ms ? rq->start_ms : csms_now_ms(), wall = csms_wall_ms();
-	/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
-	bool secure = getauxval(AT_SECURE) != 0, keeps_state, have_cached = false, damped = false;
-	bool refused = false, have_cred = false, have_ca = false, project_from_metadata = false;
+	struct check c = {
+		.rq = rq,
+		.cache = { .dirfd = -1 },
+		.project = cfg->project_id,
+		.start = rq->start_ms ? rq->start_ms : csms_now_ms(),
+		.wall = csms_wall_ms(),
+		/* in setuid su or sudo the caller can make the request fail (SIGSTOP, ulimit -n) */
+		.secure = getauxval(AT_SECURE) != 0,
+	};
+	struct csms_cache none = { .dirfd = -1 };
+	bool keeps_state, project_from_metadata = false;
 	int rc;
 
 	csms_verdict_init(v);
+	v->ntemplates = cfg->secrets.n;
 	keeps_state = csms_config_keeps_state(cfg) && !rq->no_cache;
 	/* verdicts and outage windows only when asked for; the metadata service's keys always */
-	state = keeps_state ? &cache : &none;
+	c.state = keeps_state ? &c.cache : &none;
 
 	if (is_bypassed(rq)) {
 		v->decision = CSMS_DECISION_BYPASS;
@@ -402,110 +668,59 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 			  "the account database calls this user '%.64s'", rq->account_name);
 		goto out;
 	}
-	rc = csms_secret_name_expand(cfg->secret_template, rq->user, rq->service ? rq->service : "",
-				     rq->host ? rq->host : "", v->secret, sizeof(v->secret));
-	if (rc != 0) {
-		/* never sent: dots, slashes, percent signs or over-long names cannot reach a URL */
-		v->decision = CSMS_DECISION_DENY;
-		v->reason = CSMS_REASON_INVALID_NAME;
-		csms_strlcpy(v->detail, "secret name is not [A-Za-z0-9._-]{1,64}",
-			     sizeof(v->detail));
+	if (!expand_names(rq, v)) {
+		list_names(v);
 		goto out;
 	}
 
 	if (keeps_state || (cfg->auth == CSMS_AUTH_METADATA && !rq->no_cache))
-		/* an unusable cache_dir only means no cache: c.err goes into the log line */
-		(void)csms_cache_open(&cache, csms_config_cache_dir(cfg), cfg->endpoint, project,
-				      !secure);
-	if (project == NULL) {
+		/* an unusable cache_dir only means no cache: its err goes into the log line */
+		(void)csms_cache_open(&c.cache, csms_config_cache_dir(cfg), cfg->endpoint,
+				      c.project, !c.secure);
+	if (c.project == NULL) {
 		/* auth=metadata without project_id: the instance's meta_data.json names it, and
 		 * verdicts are kept under it, so the keys come first */
-		rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
-				  sizeof(v->detail));
-		if (rc != 0) {
-			v->decision = CSMS_DECISION_ERROR;
-			v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
-			goto out;
-		}
-		have_ca = true;
-		rc = csms_credentials_get(cfg, &cache, true, ca, ca_len, start + cfg->timeout_ms,
-					  &cred, v->detail, sizeof(v->detail));
-		if (rc != 0) {
-			credentials_failed(cfg, rc, v);
-			goto unanswered;
-		}
-		have_cred = project_from_metadata = true;
-		project = cred.project_id;
-		csms_cache_set_project(&cache, project);
-	}
-	have_cached = csms_cache_get(state, v->secret, &cached) == 0;
-	if (have_cached && wall - cached.time_ms < cfg->cache_ttl_ms) {
-		/* fresh enough: permit or deny, CSMS is not asked */
-		from_answer(cfg, &cached.answer, v);
-		v->source = CSMS_SOURCE_CACHE;
-		csms_errf(v->detail, sizeof(v->detail), "cached answer from %llds ago",
-			  (long long)(wall - cached.time_ms) / 1000);
-		goto out;
-	}
+		struct csms_secret_result *first = &v->secrets[0];
 
-	if (!have_ca) {
-		rc = csms_ca_load(csms_config_ca_file(cfg), cfg->ca_path, &ca, &ca_len, v->detail,
-				  sizeof(v->detail));
+		rc = load_ca(&c, first);
+		if (rc == 0)
+			rc = csms_credentials_get(cfg, &c.cache, true, c.ca, c.ca_len,
+						  c.start + cfg->timeout_ms, &c.cred, first->detail,
+						  sizeof(first->detail));
 		if (rc != 0) {
-			v->decision = CSMS_DECISION_ERROR;
-			v->reason = rc == -ENOMEM ? CSMS_REASON_MEMORY : CSMS_REASON_CONFIG;
-			goto out;
+			if (c.have_ca)
+				credentials_failed(cfg, rc, first, &c.refused);
+			else
+				ca_failed(rc, first);
+			v->nsecrets = 1;
+			goto decided;
+		}
+		c.have_cred = project_from_metadata = true;
+		c.project = c.cred.project_id;
+		csms_cache_set_project(&c.cache, c.project);
+	}
+	for (size_t i = 0; i < v->nsecrets; i++) {
+		struct csms_secret_result *s = &v->secrets[i];
+
+		check_secret(&c, i, s);
+		/* a deny needs no more requests; nor does an error of this host */
+		if (s->decision == CSMS_DECISION_DENY || s->decision == CSMS_DECISION_ERROR) {
+			v->nsecrets = i + 1;
+			break;
 		}
 	}
-	if (!have_cred) {
-		rc = csms_credentials_get(cfg, &cache, false, ca, ca_len, start + cfg->timeout_ms,
-					  &cred, v->detail, sizeof(v->detail));
-		if (rc != 0) {
-			credentials_failed(cfg, rc, v);
-			goto unanswered;
-		}
-	}
-
-	/* A setuid caller's own failure is not evidence of an outage: it neither opens a
-	 * window nor takes the probe. */
-	damped =
-		csms_outage_damped(state, wall, cfg->timeout_ms + PROBE_SLACK_MS, !secure, &outage);
-	if (damped) {
-		cannot_answer(cfg, v, outage.reason);
-		if (outage.until_ms > wall)
-			csms_errf(v->detail, sizeof(v->detail),
-				  "CSMS did not answer a recent check; not asked again for %lldms",
-				  (long long)(outage.until_ms - wall));
-		else
-			csms_strlcpy(
-				v->detail,
-				"CSMS did not answer a recent check; another check is asking it now",
-				sizeof(v->detail));
-	} else {
-		refused = ask(rq, project, &cred, ca, ca_len, start, v) == CSMS_HTTP_REFUSED;
-
-		/* `wall` dates the answer from before it was asked, so a slow answer never
-		 * passes for newer than one given meanwhile. A setuid caller can stop itself
-		 * between answer and write, or kill the write (SIGXFSZ): it only reads.
-		 * Anyone can make sshd's auth stack ask for any name, so "no such secret"
-		 * is kept only for a name the account database knows; for another, any
-		 * entry there is removed. Every other answer is about a secret that exists. */
-		if (!secure)
-			remember(state, v, wall, rq->account_name != NULL);
-	}
-unanswered:
-	/* In a setuid process only an outage seen by others may let anyone in; the caller's
-	 * environment (SSLKEYLOGFILE) never does. */
-	if (!refused &&
-	    (v->decision == CSMS_DECISION_UNAVAILABLE || v->decision == CSMS_DECISION_FAIL_OPEN))
-		unanswered(cfg, have_cached ? &cached : NULL, wall, damped || !secure, v);
+decided:
+	combine(&c, v);
+	list_names(v);
 out:
 	if (project_from_metadata)
 		detail_add(v, "project_id from the instance's meta_data.json");
-	if (cache.err[0] != '\0' && v->detail[0] == '\0') /* cache_dir could not be used */
-		csms_strlcpy(v->detail, cache.err, sizeof(v->detail));
-	csms_cache_close(&cache);
-	csms_credentials_free(&cred);
-	free(ca);
-	v->ms = csms_now_ms() - start;
+	if (c.cache.err[0] != '\0' && v->detail[0] == '\0') /* cache_dir could not be used */
+		csms_strlcpy(v->detail, c.cache.err, sizeof(v->detail));
+	csms_strlcpy(v->trace, c.trace, sizeof(v->trace));
+	csms_http_session_free(c.session);
+	csms_cache_close(&c.cache);
+	csms_credentials_free(&c.cred);
+	free(c.ca);
+	v->ms = csms_now_ms() - c.start;
 }

@@ -343,7 +343,7 @@ static bool step_tls(struct doctor *d)
 		csms_showsecret_free(&q);
 		return failed(d, "tls", "the request could not be made (out of memory)");
 	}
-	csms_http_get(&q.http, &d->resp);
+	csms_http_get(NULL, &q.http, &d->resp);
 	csms_showsecret_free(&q);
 	if (d->resp.result == CSMS_HTTP_TLS || d->resp.result == CSMS_HTTP_CA) {
 		return failed(

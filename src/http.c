@@ -47,6 +47,7 @@ struct curl_api {
 	CURLcode (*easy_perform)(CURL *h);
 	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *h);
+	void (*easy_reset)(CURL *h);
 	const char *(*easy_strerror)(CURLcode cc);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
@@ -92,6 +93,7 @@ static int load_libcurl(void)
 		{ (void **)&api.easy_strerror, "curl_easy_strerror" },
 		{ (void **)&api.slist_append, "curl_slist_append" },
 		{ (void **)&api.slist_free_all, "curl_slist_free_all" },
+		{ (void **)&api.easy_reset, "curl_easy_reset" },
 	};
 
 	if (h == NULL) {
@@ -330,16 +332,45 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 			goto setopt_failed;                         \
 	} while (0)
 
-/* One attempt on a fresh handle: nothing is shared between attempts, users or logins. */
-static CURLcode perform_once(const struct csms_http_request *rq, struct curl_slist *headers,
-			     struct transfer *t)
+/*
+ * One libcurl handle for the requests of one check (several secrets, their retries): they
+ * share its connection (HTTP/1.1 keep-alive) and nothing else, as every option is set again
+ * for every attempt. It is never kept beyond the check: no other user or login shares it.
+ */
+struct csms_http_session {
+	CURL *h;
+};
+
+struct csms_http_session *csms_http_session_new(void)
 {
-	CURL *h = api.easy_init();
+	return calloc(1, sizeof(struct csms_http_session));
+}
+
+void csms_http_session_free(struct csms_http_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->h != NULL)
+		api.easy_cleanup(s->h); /* closes the connection */
+	free(s);
+}
+
+/* One attempt on the session's handle, every option set afresh (curl_easy_reset keeps only
+ * the open connection and caches). */
+static CURLcode perform_once(struct csms_http_session *s, const struct csms_http_request *rq,
+			     struct curl_slist *headers, struct transfer *t)
+{
+	CURL *h;
 	CURLcode cc;
 	char *ctype = NULL;
 	int64_t connect_ms = rq->connect_timeout_ms < t->remaining ? rq->connect_timeout_ms
 								   : t->remaining;
 
+	if (s->h == NULL)
+		s->h = api.easy_init();
+	else
+		api.easy_reset(s->h);
+	h = s->h;
 	if (h == NULL)
 		return CURLE_OUT_OF_MEMORY;
 
@@ -356,8 +387,6 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SETOPT(h, CURLOPT_FAILONERROR, 0L);
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(h, CURLOPT_FORBID_REUSE, 1L);
-	SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -406,11 +435,9 @@ static CURLcode perform_once(const struct csms_http_request *rq, struct curl_sli
 		if (api.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
 			csms_strlcpy(t->content_type, ctype, sizeof(t->content_type));
 	}
-	api.easy_cleanup(h);
 	return cc;
 
 setopt_failed:
-	api.easy_cleanup(h);
 	csms_strlcpy(t->errbuf, "libcurl refused an option", sizeof(t->errbuf));
 	return CURLE_FAILED_INIT;
 }
@@ -605,8 +632,10 @@ failed:
 	return NULL;
 }
 
-void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp)
+void csms_http_get(struct csms_http_session *session, const struct csms_http_request *rq,
+		   struct csms_http_response *resp)
 {
+	struct csms_http_session once = { NULL }, *s = session != NULL ? session : &once;
 	struct transfer t;
 	struct sigpipe_guard guard;
 	int rc;
@@ -658,7 +687,7 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 				     sizeof(resp->detail));
 			break;
 		}
-		cc = perform_once(rq, headers, &t);
+		cc = perform_once(s, rq, headers, &t);
 		wipe_headers(headers);
 		r = classify(cc, &t);
 		/* an attempt that hit connect_timeout with budget left is a network failure;
@@ -698,6 +727,8 @@ void csms_http_get(const struct csms_http_request *rq, struct csms_http_response
 		t.body = NULL;
 	}
 	free(t.body);
+	if (once.h != NULL)
+		api.easy_cleanup(once.h);
 }
 
 void csms_http_response_free(struct csms_http_response *resp)

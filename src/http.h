@@ -74,8 +74,16 @@ const char *csms_http_ready_fix(int rc);
  * (RTLD_NOW), not only those of the libraries linked -z now. For csms-check. */
 void csms_http_bind_now(void);
 
-/* Run the request with the retry policy. Always fills resp; free it with the function below. */
-void csms_http_get(const struct csms_http_request *rq, struct csms_http_response *resp);
+/* The requests of one check, on one libcurl handle: they share its connection (keep-alive).
+ * NULL when out of memory. Free it (closing the connection) at the end of the check. */
+struct csms_http_session;
+struct csms_http_session *csms_http_session_new(void);
+void csms_http_session_free(struct csms_http_session *s);
+
+/* Run the request with the retry policy, on the session's connection (NULL: a connection of
+ * its own). Always fills resp; free it with the function below. */
+void csms_http_get(struct csms_http_session *s, const struct csms_http_request *rq,
+		   struct csms_http_response *resp);
 void csms_http_response_free(struct csms_http_response *resp);
 
 /*

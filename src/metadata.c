@@ -214,7 +214,7 @@ static void call(struct fetch *f, const char *method, const char *path, const ch
 		.connect_timeout_ms = f->cfg->connect_timeout_ms,
 		.retries = 0,
 	};
-	csms_http_get(&rq, resp);
+	csms_http_get(NULL, &rq, resp);
 	explicit_bzero(&c, sizeof(c));
 }
 
@@ -224,6 +224,11 @@ static int failed(struct fetch *f, const char *what, const struct csms_http_resp
 	if (resp->result == CSMS_HTTP_MEMORY) {
 		csms_errf(f->err, f->errlen, "out of memory");
 		return -ENOMEM;
+	}
+	/* not asked at all: the same faults of this host as for ShowSecret */
+	if (resp->result == CSMS_HTTP_REFUSED || resp->result == CSMS_HTTP_LIBRARY) {
+		csms_strlcpy(f->err, resp->detail, f->errlen);
+		return resp->result == CSMS_HTTP_REFUSED ? -EPERM : -ELIBACC;
 	}
 	if (resp->result != CSMS_HTTP_OK) {
 		csms_errf(f->err, f->errlen, "metadata service %s: %s: %s", f->cfg->metadata_url,

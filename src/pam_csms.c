@@ -7,6 +7,7 @@
 #include "verdict.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,7 @@ static int run_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		v.ms = csms_now_ms() - start;
 	} else {
 		const struct passwd *pw = user ? pam_modutil_getpwnam(pamh, user) : NULL;
+		const struct group *gr = pw ? pam_modutil_getgrgid(pamh, pw->pw_gid) : NULL;
 
 		short_hostname(host, sizeof(host));
 		rq = (struct csms_request){
@@ -115,6 +117,7 @@ static int run_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
 			.service = service,
 			.host = host,
 			.account_name = pw ? pw->pw_name : NULL,
+			.group = gr ? gr->gr_name : NULL,
 			.in_group = user_in_group,
 			.group_ctx = pamh,
 			.start_ms = start,

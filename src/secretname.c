@@ -1,4 +1,5 @@
-/* The secret-name template: %u user, %s service, %h short host name, %% a percent sign. */
+/* The secret-name template: %u user, %s service, %h short host name, %g the user's primary
+ * group, %% a percent sign. */
 #include "buildconf.h"
 
 #include "secretname.h"
@@ -23,9 +24,9 @@ int csms_secret_template_check(const char *tmpl, char *err, size_t errlen)
 	}
 	for (const char *p = tmpl; *p; p++) {
 		if (*p == '%') {
-			if (p[1] != 'u' && p[1] != 's' && p[1] != 'h' && p[1] != '%') {
+			if (p[1] == '\0' || strchr("ushg%", p[1]) == NULL) {
 				csms_errf(err, errlen,
-					  "unknown escape '%%%c' (use %%u, %%s, %%h or %%%%)",
+					  "unknown escape '%%%c' (use %%u, %%s, %%h, %%g or %%%%)",
 					  p[1] ? p[1] : ' ');
 				return -EINVAL;
 			}
@@ -54,8 +55,22 @@ bool csms_secret_name_valid(const char *name, size_t len)
 	return !only_dots;
 }
 
-int csms_secret_name_expand(const char *tmpl, const char *user, const char *service,
-			    const char *host, char *out, size_t outlen)
+static bool has_group(const char *tmpl)
+{
+	for (const char *p = tmpl; *p; p++) {
+		if (*p == '%') {
+			if (p[1] == 'g')
+				return true;
+			if (p[1] == '\0')
+				break;
+			p++;
+		}
+	}
+	return false;
+}
+
+int csms_secret_name_expand(const char *tmpl, const struct csms_name_parts *parts, char *out,
+			    size_t outlen)
 {
 	size_t len = 0, cap;
 	bool cut = false;
@@ -69,9 +84,25 @@ int csms_secret_name_expand(const char *tmpl, const char *user, const char *serv
 
 		if (*p == '%' && p[1] != '\0') {
 			p++;
-			piece = *p == 'u' ? user : *p == 's' ? service : *p == 'h' ? host : "%";
-			if (*p != 'u' && *p != 's' && *p != 'h' && *p != '%')
+			switch (*p) {
+			case 'u':
+				piece = parts->user;
+				break;
+			case 's':
+				piece = parts->service;
+				break;
+			case 'h':
+				piece = parts->host;
+				break;
+			case 'g':
+				piece = parts->group;
+				break;
+			case '%':
+				piece = "%";
+				break;
+			default:
 				return -EINVAL;
+			}
 		} else {
 			piece = one;
 		}
@@ -86,6 +117,9 @@ int csms_secret_name_expand(const char *tmpl, const char *user, const char *serv
 		}
 	}
 	out[len] = '\0';
+	/* no group name: no name at all (out shows it without one, for the log) */
+	if (parts->group == NULL && has_group(tmpl))
+		return -ENOENT;
 	if (cut || !csms_secret_name_valid(out, len))
 		return -EINVAL;
 	return 0;

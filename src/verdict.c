@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define FIELD_MAX_IN 256
+#define SECRETS_MAX_IN (CSMS_SECRETS_MAX * (CSMS_SECRET_NAME_MAX + 1))
 
 void csms_verdict_init(struct csms_verdict *v)
 {
@@ -17,12 +18,19 @@ void csms_verdict_init(struct csms_verdict *v)
 	v->decision = CSMS_DECISION_DENY;
 	v->reason = CSMS_REASON_CONFIG;
 	v->source = CSMS_SOURCE_NONE;
+	v->decided_by = -1;
+	for (size_t i = 0; i < CSMS_SECRETS_MAX; i++) {
+		v->secrets[i].decision = CSMS_DECISION_DENY;
+		v->secrets[i].reason = CSMS_REASON_CONFIG;
+	}
 }
 
 void csms_verdict_free(struct csms_verdict *v)
 {
-	free(v->metadata_json);
-	v->metadata_json = NULL;
+	for (size_t i = 0; i < CSMS_SECRETS_MAX; i++) {
+		free(v->secrets[i].metadata_json);
+		v->secrets[i].metadata_json = NULL;
+	}
 }
 
 void csms_verdict_set_error(struct csms_verdict *v, int rc, const char *detail)
@@ -127,15 +135,15 @@ size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen,
 	return o;
 }
 
-static bool has_state(const struct csms_verdict *v)
+static bool has_state(const struct csms_answer *a)
 {
-	return !v->answer.missing && v->answer.kind == CSMS_STATE_STRING;
+	return !a->missing && a->kind == CSMS_STATE_STRING;
 }
 
 static void put_field_len(char *buf, size_t len, size_t *off, const char *key, const char *value,
 			  size_t vlen)
 {
-	char esc[FIELD_MAX_IN * 4 + 8];
+	char esc[SECRETS_MAX_IN * 4 + 8];
 	int n;
 
 	if (*off >= len)
@@ -143,7 +151,9 @@ static void put_field_len(char *buf, size_t len, size_t *off, const char *key, c
 	if (value == NULL || vlen == 0)
 		csms_strlcpy(esc, "-", sizeof(esc));
 	else
-		csms_log_escape(esc, sizeof(esc), value, vlen, FIELD_MAX_IN);
+		/* every other field is cut at 256 bytes; eight names take more */
+		csms_log_escape(esc, sizeof(esc), value, vlen,
+				strcmp(key, "secret") == 0 ? SECRETS_MAX_IN : FIELD_MAX_IN);
 	n = snprintf(buf + *off, len - *off, "%s%s=%s", *off ? " " : "", key, esc);
 	if (n > 0)
 		*off += (size_t)n < len - *off ? (size_t)n : len - *off - 1;
@@ -152,6 +162,21 @@ static void put_field_len(char *buf, size_t len, size_t *off, const char *key, c
 static void put_field(char *buf, size_t len, size_t *off, const char *key, const char *value)
 {
 	put_field_len(buf, len, off, key, value, value ? strlen(value) : 0);
+}
+
+/* The fields one secret's result and the whole check's share, from state to attempts. */
+static void put_outcome(char *buf, size_t len, size_t *off, const struct csms_answer *a,
+			enum csms_source source, long http, const char *request_id, int attempts)
+{
+	char num[32];
+
+	put_field_len(buf, len, off, "state", has_state(a) ? a->state : NULL, a->state_len);
+	put_field(buf, len, off, "source", csms_source_name(source));
+	snprintf(num, sizeof(num), "%ld", http);
+	put_field(buf, len, off, "http", http ? num : NULL);
+	put_field(buf, len, off, "request_id", request_id);
+	snprintf(num, sizeof(num), "%d", attempts);
+	put_field(buf, len, off, "attempts", num);
 }
 
 void csms_verdict_format(const struct csms_verdict *v, const char *user, const char *service,
@@ -168,18 +193,29 @@ void csms_verdict_format(const struct csms_verdict *v, const char *user, const c
 	put_field(buf, len, &off, "user", user);
 	put_field(buf, len, &off, "service", service);
 	put_field(buf, len, &off, "secret", v->secret);
-	put_field_len(buf, len, &off, "state", has_state(v) ? v->answer.state : NULL,
-		      v->answer.state_len);
-	put_field(buf, len, &off, "source", csms_source_name(v->source));
-	snprintf(num, sizeof(num), "%ld", v->http);
-	put_field(buf, len, &off, "http", v->http ? num : NULL);
-	put_field(buf, len, &off, "request_id", v->request_id);
-	snprintf(num, sizeof(num), "%d", v->attempts);
-	put_field(buf, len, &off, "attempts", num);
+	put_outcome(buf, len, &off, &v->answer, v->source, v->http, v->request_id, v->attempts);
 	snprintf(num, sizeof(num), "%lld", (long long)v->ms);
 	put_field(buf, len, &off, "ms", num);
+	if (v->ntemplates > 1)
+		put_field(buf, len, &off, "decided_by",
+			  v->decided_by >= 0 ? v->secrets[v->decided_by].name : NULL);
 	if (v->detail[0] != '\0')
 		put_field(buf, len, &off, "detail", v->detail);
+}
+
+void csms_secret_result_format(const struct csms_secret_result *s, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	put_field(buf, len, &off, "secret", s->name);
+	put_field(buf, len, &off, "decision", csms_decision_name(s->decision));
+	put_field(buf, len, &off, "reason", csms_reason_name(s->reason));
+	put_outcome(buf, len, &off, &s->answer, s->source, s->http, s->request_id, s->attempts);
+	if (s->detail[0] != '\0')
+		put_field(buf, len, &off, "detail", s->detail);
 }
 
 /*
@@ -233,29 +269,77 @@ static int add_str(struct json_object *o, const char *key, const char *value)
 	return add_bytes(o, key, value, value != NULL ? strlen(value) : 0);
 }
 
-char *csms_verdict_json(const struct csms_verdict *v, const char *user, const char *service)
+/* Metadata (JSON text json-c wrote) as an object again, or JSON null. */
+static int add_metadata(struct json_object *o, const char *metadata_json)
 {
-	struct json_object *o = json_object_new_object(), *meta = NULL;
-	char *out = NULL;
+	struct json_object *meta = metadata_json != NULL ? json_tokener_parse(metadata_json) : NULL;
+
+	return json_object_object_add(o, "metadata", meta) == 0 ? 0 : -ENOMEM;
+}
+
+static int add_outcome(struct json_object *o, const struct csms_answer *a, enum csms_source src,
+		       long http, const char *request_id, int attempts, const char *detail)
+{
+	int rc = 0;
+
+	rc |= add_bytes(o, "state", has_state(a) ? a->state : NULL, a->state_len);
+	rc |= add_str(o, "source", csms_source_name(src));
+	rc |= json_object_object_add(o, "http", http ? json_object_new_int64(http) : NULL);
+	rc |= add_str(o, "request_id", request_id[0] ? request_id : NULL);
+	rc |= json_object_object_add(o, "attempts", json_object_new_int(attempts));
+	rc |= add_str(o, "detail", detail[0] ? detail : NULL);
+	return rc;
+}
+
+static struct json_object *secret_json(const struct csms_secret_result *s)
+{
+	struct json_object *o = json_object_new_object();
 	int rc = 0;
 
 	if (o == NULL)
 		return NULL;
+	rc |= add_str(o, "name", s->name);
+	rc |= add_str(o, "decision", csms_decision_name(s->decision));
+	rc |= add_str(o, "reason", csms_reason_name(s->reason));
+	rc |= add_outcome(o, &s->answer, s->source, s->http, s->request_id, s->attempts, s->detail);
+	rc |= add_metadata(o, s->metadata_json);
+	if (rc != 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+char *csms_verdict_json(const struct csms_verdict *v, const char *user, const char *service)
+{
+	struct json_object *o = json_object_new_object(), *list = json_object_new_array();
+	const struct csms_secret_result *decider = v->decided_by >= 0 ? &v->secrets[v->decided_by]
+								      : NULL;
+	char *out = NULL;
+	int rc = 0;
+
+	if (o == NULL || list == NULL) {
+		json_object_put(o);
+		json_object_put(list);
+		return NULL;
+	}
 	rc |= add_str(o, "decision", csms_decision_name(v->decision));
 	rc |= add_str(o, "reason", csms_reason_name(v->reason));
 	rc |= add_str(o, "user", user);
 	rc |= add_str(o, "service", service);
 	rc |= add_str(o, "secret", v->secret[0] ? v->secret : NULL);
-	rc |= add_bytes(o, "state", has_state(v) ? v->answer.state : NULL, v->answer.state_len);
-	rc |= add_str(o, "source", csms_source_name(v->source));
-	rc |= json_object_object_add(o, "http", v->http ? json_object_new_int64(v->http) : NULL);
-	rc |= add_str(o, "request_id", v->request_id[0] ? v->request_id : NULL);
-	rc |= json_object_object_add(o, "attempts", json_object_new_int(v->attempts));
+	rc |= add_outcome(o, &v->answer, v->source, v->http, v->request_id, v->attempts, v->detail);
 	rc |= json_object_object_add(o, "ms", json_object_new_int64(v->ms));
-	rc |= add_str(o, "detail", v->detail[0] ? v->detail : NULL);
-	if (v->metadata_json != NULL)
-		meta = json_tokener_parse(v->metadata_json);
-	rc |= json_object_object_add(o, "metadata", meta);
+	rc |= add_str(o, "decided_by", decider != NULL ? decider->name : NULL);
+	/* one secret: its metadata; several: each in "secrets" */
+	rc |= add_metadata(o,
+			   v->ntemplates == 1 && decider != NULL ? decider->metadata_json : NULL);
+	for (size_t i = 0; i < v->nsecrets; i++) {
+		struct json_object *s = secret_json(&v->secrets[i]);
+
+		rc |= s == NULL || json_object_array_add(list, s) != 0 ? -ENOMEM : 0;
+	}
+	rc |= json_object_object_add(o, "secrets", list);
 	if (rc == 0) {
 		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 

@@ -40,19 +40,39 @@ enum csms_reason {
 
 enum csms_source { CSMS_SOURCE_NONE, CSMS_SOURCE_API, CSMS_SOURCE_CACHE, CSMS_SOURCE_STALE };
 
-struct csms_verdict {
+/* What one secret of a check came to. */
+struct csms_secret_result {
+	char name[CSMS_SECRET_SHOW_MAX + 1]; /* as expanded (also when invalid) */
 	enum csms_decision decision;
 	enum csms_reason reason;
 	enum csms_source source;
-	char secret[CSMS_SECRET_SHOW_MAX + 1]; /* empty when no name was formed */
 	struct csms_answer answer; /* what CSMS said (now or before), when it said anything */
 	long http;                 /* 0: no HTTP status */
 	char request_id[CSMS_REQUEST_ID_MAX + 1];
 	int attempts;
+	char detail[CSMS_ERRLEN]; /* a one-line explanation; never a credential */
+	char *metadata_json;      /* its metadata (csms-check --json) */
+};
+
+/* What a check decided, from its secrets: the first that denies, or the first that could
+ * not be answered, decides; all must be ENABLED to permit. */
+struct csms_verdict {
+	enum csms_decision decision;
+	enum csms_reason reason;
+	enum csms_source source;
+	/* the secrets checked, comma-separated; empty when no name was formed */
+	char secret[(CSMS_SECRET_SHOW_MAX + 1) * CSMS_SECRETS_MAX];
+	struct csms_answer answer; /* the deciding secret's */
+	long http;                 /* the deciding secret's; 0: no HTTP status */
+	char request_id[CSMS_REQUEST_ID_MAX + 1];
+	int attempts; /* every secret's */
 	int64_t ms;
 	char detail[CSMS_ERRLEN]; /* a one-line explanation; never a credential */
 	char trace[256];          /* per-attempt timings, logged with debug */
-	char *metadata_json;      /* the secret's metadata (csms-check --json) */
+	size_t ntemplates;        /* how many the config names: more than one logs decided_by */
+	size_t nsecrets;          /* how many were checked (a deny stops the rest) */
+	int decided_by;           /* the index of the secret that decided, or -1 */
+	struct csms_secret_result secrets[CSMS_SECRETS_MAX];
 };
 
 void csms_verdict_init(struct csms_verdict *v);
@@ -72,11 +92,16 @@ const char *csms_source_name(enum csms_source s);
 size_t csms_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max_in);
 
 /* The key=value log line: decision reason user service secret state source http request_id
- * attempts ms [detail]. */
+ * attempts ms [decided_by] [detail]; decided_by when the config names several secrets. */
 void csms_verdict_format(const struct csms_verdict *v, const char *user, const char *service,
 			 char *buf, size_t len);
 
-/* The same fields as one JSON object (plus "metadata"); malloc'd, NULL on no memory. */
+/* One secret's line for csms-check: secret decision reason state source http request_id
+ * attempts [detail]. */
+void csms_secret_result_format(const struct csms_secret_result *s, char *buf, size_t len);
+
+/* The same fields as one JSON object (plus "metadata", "decided_by" and "secrets", each with
+ * its fields and metadata); malloc'd, NULL on no memory. */
 char *csms_verdict_json(const struct csms_verdict *v, const char *user, const char *service);
 
 #endif

@@ -418,6 +418,31 @@ START_TEST(t_metadata_unreachable)
 }
 END_TEST
 
+/* Under SSLKEYLOGFILE nothing is asked, the metadata service included: unavailable, never
+ * fail_open, and no key log written; a libcurl that cannot be used is an error here too. */
+START_TEST(t_metadata_refused)
+{
+	char *dir = t_scratch(), *args = metadata_args_no_project(dir, "fail_mode = open\n");
+	char *keys = t_path(dir, "keys");
+	struct calls before = calls_now();
+
+	ck_assert_int_eq(setenv("SSLKEYLOGFILE", keys, 1), 0);
+	expect(args, "enabled-mdkl", PAM_AUTHINFO_UNAVAIL, "unavailable", "tls");
+	expect_detail("SSLKEYLOGFILE");
+	expect_calls(before, 0, 0, 0);
+	ck_assert_int_eq(access(keys, F_OK), -1);
+	free(args);
+	args = metadata_args(dir, "fail_mode = open\n");
+	expect(args, "enabled-mdkl2", PAM_AUTHINFO_UNAVAIL, "unavailable", "tls");
+	expect_calls(before, 0, 0, 0);
+	ck_assert_int_eq(access(keys, F_OK), -1);
+	ck_assert_int_eq(unsetenv("SSLKEYLOGFILE"), 0);
+	free(keys);
+	free(args);
+	free(dir);
+}
+END_TEST
+
 /* The kept keys' file in dir/cache (k-HASH), found by its prefix. */
 static char *kept_file(const char *dir)
 {
@@ -632,6 +657,7 @@ int main(void)
 	tcase_add_loop_test(md, t_metadata_token_step, 0,
 			    sizeof(token_rows) / sizeof(token_rows[0]));
 	tcase_add_test(md, t_metadata_unreachable);
+	tcase_add_test(md, t_metadata_refused);
 	tcase_add_test(md, t_metadata_refresh);
 	tcase_add_test(md, t_metadata_kept_file);
 	tcase_add_test(md, t_metadata_herd);

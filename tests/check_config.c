@@ -168,6 +168,15 @@ static const struct {
 	{ "secret = login-%u", true, NULL },
 	{ "secret = %u.%s.%h%%", true, NULL },
 	{ "secret = %x", false, "unknown escape" },
+	{ "secret = %u, team-%g, fleet-access", true, NULL },
+	{ "secret = %u,%g", true, NULL },
+	{ "secret = a,b,c,d,e,f,g,h", true, NULL },
+	{ "secret = a,b,c,d,e,f,g,h,i", false, "more than 8 templates" },
+	{ "secret = a,,b", false, "empty entry" },
+	{ "secret = a,", false, "empty entry" },
+	{ "secret = a, a", false, "'a' given twice" },
+	{ "secret = %u, x/y", false, "can never be part of a secret name" },
+	{ "secret = %u team", false, "space" },
 	{ "secret = %", false, "unknown escape" },
 	{ "secret = a/%u", false, "secret" },
 	{ "secret = a b", false, "secret" },
@@ -392,7 +401,8 @@ START_TEST(t_defaults)
 	ck_assert_int_eq(load(BASE, NULL, 0, NULL, &cfg, err), 0);
 	ck_assert_int_eq(cfg.auth, CSMS_AUTH_TOKEN);
 	ck_assert_str_eq(cfg.token_file, "/etc/security/pam_csms.token");
-	ck_assert_str_eq(cfg.secret_template, "%u");
+	ck_assert_int_eq(cfg.secrets.n, 1);
+	ck_assert_str_eq(cfg.secrets.items[0], "%u");
 	ck_assert_int_eq(cfg.fail_mode, CSMS_FAIL_CLOSED);
 	ck_assert_int_eq(cfg.on_missing, CSMS_MISSING_DENY);
 	ck_assert_int_eq(cfg.timeout_ms, 5000);
@@ -426,16 +436,19 @@ START_TEST(t_layers)
 
 	ck_assert_int_eq(load(text, "sshd", 0, NULL, &cfg, err), 0);
 	ck_assert_int_eq(cfg.fail_mode, CSMS_FAIL_CLOSED);
-	ck_assert_str_eq(cfg.secret_template, "login-%u");
+	ck_assert_int_eq(cfg.secrets.n, 1);
+	ck_assert_str_eq(cfg.secrets.items[0], "login-%u");
 	csms_config_free(&cfg);
 
 	ck_assert_int_eq(load(text, "sudo", 0, NULL, &cfg, err), 0);
 	ck_assert_int_eq(cfg.fail_mode, CSMS_FAIL_OPEN);
-	ck_assert_str_eq(cfg.secret_template, "sudo-%u");
+	ck_assert_int_eq(cfg.secrets.n, 1);
+	ck_assert_str_eq(cfg.secrets.items[0], "sudo-%u");
 	csms_config_free(&cfg);
 
 	ck_assert_int_eq(load(text, "sudo", 2, args, &cfg, err), 0);
-	ck_assert_str_eq(cfg.secret_template, "arg-%u");
+	ck_assert_int_eq(cfg.secrets.n, 1);
+	ck_assert_str_eq(cfg.secrets.items[0], "arg-%u");
 	ck_assert(cfg.debug);
 	ck_assert_int_eq(cfg.fail_mode, CSMS_FAIL_OPEN);
 	csms_config_free(&cfg);

@@ -50,7 +50,7 @@ static void get(const char *name, int64_t budget_ms, int retries, struct csms_ht
 	rq.deadline_ms = csms_now_ms() + budget_ms;
 	rq.connect_timeout_ms = budget_ms < 2000 ? budget_ms : 2000;
 	rq.retries = retries;
-	csms_http_get(&rq, r);
+	csms_http_get(NULL, &rq, r);
 	free(ca_blob);
 }
 

@@ -67,11 +67,20 @@ static const struct {
 	{ "%u", "\xc3", "sshd", "h", -EINVAL, NULL },
 };
 
+/* The expansion with the user's primary group "staff". */
+static int expand(const char *tmpl, const char *user, const char *service, const char *host,
+		  char *out, size_t outlen)
+{
+	const struct csms_name_parts parts = { user, service, host, "staff" };
+
+	return csms_secret_name_expand(tmpl, &parts, out, outlen);
+}
+
 START_TEST(t_expand)
 {
 	char out[CSMS_SECRET_SHOW_MAX + 1];
-	int rc = csms_secret_name_expand(rows[_i].tmpl, rows[_i].user, rows[_i].service,
-					 rows[_i].host, out, sizeof(out));
+	int rc = expand(rows[_i].tmpl, rows[_i].user, rows[_i].service, rows[_i].host, out,
+			sizeof(out));
 
 	ck_assert_msg(rc == rows[_i].rc, "row %d: rc %d", _i, rc);
 	if (rows[_i].out != NULL)
@@ -89,14 +98,14 @@ START_TEST(t_length_boundary)
 	/* 1 MiB: rejected, and the copy kept for the log stays bounded */
 	memset(huge, 'a', 1 << 20);
 	huge[1 << 20] = '\0';
-	ck_assert_int_eq(csms_secret_name_expand("%u", huge, "s", "h", out, sizeof(out)), -EINVAL);
+	ck_assert_int_eq(expand("%u", huge, "s", "h", out, sizeof(out)), -EINVAL);
 	ck_assert_int_le(strlen(out), CSMS_SECRET_SHOW_MAX);
 	free(huge);
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		memset(user, 'a', lens[i]);
 		user[lens[i]] = '\0';
-		ck_assert_int_eq(csms_secret_name_expand("%u", user, "s", "h", out, sizeof(out)),
+		ck_assert_int_eq(expand("%u", user, "s", "h", out, sizeof(out)),
 				 lens[i] <= 64 ? 0 : -EINVAL);
 		if (lens[i] <= 64)
 			ck_assert_int_eq(strlen(out), lens[i]);
@@ -105,11 +114,10 @@ START_TEST(t_length_boundary)
 	}
 	memset(user, 'a', 58);
 	user[58] = '\0';
-	ck_assert_int_eq(csms_secret_name_expand("login-%u", user, "s", "h", out, sizeof(out)), 0);
+	ck_assert_int_eq(expand("login-%u", user, "s", "h", out, sizeof(out)), 0);
 	user[58] = 'a';
 	user[59] = '\0';
-	ck_assert_int_eq(csms_secret_name_expand("login-%u", user, "s", "h", out, sizeof(out)),
-			 -EINVAL);
+	ck_assert_int_eq(expand("login-%u", user, "s", "h", out, sizeof(out)), -EINVAL);
 }
 END_TEST
 
@@ -119,8 +127,41 @@ static const struct {
 } templates[] = {
 	{ "%u", 0 },         { "login-%u", 0 },   { "%s_%u.%h", 0 },   { "%%%u", 0 },
 	{ "", -EINVAL },     { "%", -EINVAL },    { "%x", -EINVAL },   { "%U", -EINVAL },
-	{ "a/%u", -EINVAL }, { "a %u", -EINVAL }, { "%u:x", -EINVAL },
+	{ "a/%u", -EINVAL }, { "a %u", -EINVAL }, { "%u:x", -EINVAL }, { "team-%g", 0 },
+	{ "%G", -EINVAL },   { "a,b", -EINVAL },
 };
+
+/* %g: the user's primary group through the account database; none makes the name invalid
+ * (a deny), never a name without it. */
+START_TEST(t_group)
+{
+	static const struct {
+		const char *tmpl, *group;
+		int rc;
+		const char *out;
+	} groups[] = {
+		{ "team-%g", "ops", 0, "team-ops" },
+		{ "%g", "ops", 0, "ops" },
+		{ "%u.%g", "wheel", 0, "bob.wheel" },
+		{ "team-%g", NULL, -ENOENT, NULL },
+		{ "%u", NULL, 0, "bob" }, /* no %g: no group needed */
+		{ "team-%g", "domain users", -EINVAL, NULL },
+		{ "team-%g", "a%b", -EINVAL, NULL },
+		{ "%g", "..", -EINVAL, NULL },
+		{ "team-%g", "a/b", -EINVAL, NULL },
+	};
+	char out[CSMS_SECRET_SHOW_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		const struct csms_name_parts parts = { "bob", "sshd", "h", groups[i].group };
+		int rc = csms_secret_name_expand(groups[i].tmpl, &parts, out, sizeof(out));
+
+		ck_assert_msg(rc == groups[i].rc, "row %zu: rc %d", i, rc);
+		if (groups[i].out != NULL)
+			ck_assert_str_eq(out, groups[i].out);
+	}
+}
+END_TEST
 
 START_TEST(t_template)
 {
@@ -140,6 +181,7 @@ int main(void)
 	tcase_add_loop_test(tc, t_expand, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_loop_test(tc, t_template, 0, sizeof(templates) / sizeof(templates[0]));
 	tcase_add_test(tc, t_length_boundary);
+	tcase_add_test(tc, t_group);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

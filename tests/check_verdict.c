@@ -129,7 +129,10 @@ START_TEST(t_json)
 	v.answer.kind = CSMS_STATE_STRING;
 	v.answer.state_len = strlen(strcpy(v.answer.state, "ENABLED"));
 	v.http = 200;
-	v.metadata_json = strdup("{\"id\":\"x\",\"state\":\"ENABLED\"}");
+	v.ntemplates = v.nsecrets = 1;
+	v.decided_by = 0;
+	strcpy(v.secrets[0].name, "alice");
+	v.secrets[0].metadata_json = strdup("{\"id\":\"x\",\"state\":\"ENABLED\"}");
 	s = csms_verdict_json(&v, "alice", "sshd");
 	ck_assert_ptr_nonnull(s);
 	o = json_tokener_parse(s);
@@ -211,6 +214,59 @@ START_TEST(t_json_not_utf8)
 }
 END_TEST
 
+/* Several secrets: the log line names each and the one that decided; JSON lists each. */
+START_TEST(t_several_secrets)
+{
+	struct csms_verdict v;
+	struct json_object *o, *list, *f;
+	char line[2048], *s;
+
+	csms_verdict_init(&v);
+	v.decision = CSMS_DECISION_DENY;
+	v.reason = CSMS_REASON_STATE;
+	v.source = CSMS_SOURCE_API;
+	strcpy(v.secret, "bob,team-ops,fleet-access");
+	v.answer.kind = CSMS_STATE_STRING;
+	v.answer.state_len = strlen(strcpy(v.answer.state, "FROZEN"));
+	v.ntemplates = v.nsecrets = 3;
+	v.decided_by = 2;
+	strcpy(v.secrets[0].name, "bob");
+	strcpy(v.secrets[1].name, "team-ops");
+	strcpy(v.secrets[2].name, "fleet-access");
+	for (int i = 0; i < 3; i++) {
+		v.secrets[i].decision = i < 2 ? CSMS_DECISION_PERMIT : CSMS_DECISION_DENY;
+		v.secrets[i].reason = CSMS_REASON_STATE;
+		v.secrets[i].source = i == 0 ? CSMS_SOURCE_CACHE : CSMS_SOURCE_API;
+		v.secrets[i].attempts = i == 0 ? 0 : 1;
+	}
+	v.attempts = 2;
+	csms_verdict_format(&v, "bob", "sshd", line, sizeof(line));
+	ck_assert_msg(strstr(line, " secret=bob,team-ops,fleet-access state=FROZEN ") != NULL, "%s",
+		      line);
+	ck_assert_msg(strstr(line, " attempts=2 ms=0 decided_by=fleet-access") != NULL, "%s", line);
+	csms_secret_result_format(&v.secrets[0], line, sizeof(line));
+	ck_assert_str_eq(line,
+			 "secret=bob decision=permit reason=state state=- source=cache http=- "
+			 "request_id=- attempts=0");
+	s = csms_verdict_json(&v, "bob", "sshd");
+	o = json_tokener_parse(s);
+	ck_assert(json_object_object_get_ex(o, "decided_by", &f));
+	ck_assert_str_eq(json_object_get_string(f), "fleet-access");
+	ck_assert(json_object_object_get_ex(o, "secrets", &list));
+	ck_assert_int_eq(json_object_array_length(list), 3);
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(list, 1), "name", &f));
+	ck_assert_str_eq(json_object_get_string(f), "team-ops");
+	json_object_put(o);
+	free(s);
+	/* eight 64-byte names are not cut */
+	memset(v.secret, 'a', 8 * 65 - 1);
+	v.secret[8 * 65 - 1] = '\0';
+	csms_verdict_format(&v, "bob", "sshd", line, sizeof(line));
+	ck_assert_msg(strstr(line, "...") == NULL, "%s", line);
+	csms_verdict_free(&v);
+}
+END_TEST
+
 START_TEST(t_set_error)
 {
 	struct csms_verdict v;
@@ -236,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, t_names);
 	tcase_add_test(tc, t_json);
 	tcase_add_test(tc, t_set_error);
+	tcase_add_test(tc, t_several_secrets);
 	tcase_add_test(tc, t_format_field_spoof);
 	tcase_add_test(tc, t_json_not_utf8);
 	suite_add_tcase(s, tc);

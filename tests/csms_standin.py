@@ -9,7 +9,7 @@ Usage:
                     [--aksk FILE] [--metadata-port-file FILE]
                     [--exit-with-parent]
 
-Listens on 127.0.0.1, port chosen by the kernel; the port number is written
+Listens on 127.0.0.1, port chosen by the kernel (or --port); the port number is written
 atomically to --port-file once the socket is listening.  The certificate is
 DIR/<cert>.pem with key DIR/<cert>.key (see gen-pki.sh).  "--tls-max 1.1"
 pins the server to TLS 1.1 exactly (with SECLEVEL=0 so OpenSSL 3 allows it);
@@ -18,10 +18,14 @@ its parent process goes away (used by with-standin.sh).  SIGTERM/SIGINT exit
 cleanly.  Nothing is printed except errors (to stderr).
 
 Every request is appended to --log as one JSON line, before any response:
-    {"method": .., "path": .., "headers": {lower-case name: value}, "t": monotonic}
+    {"method": .., "path": .., "server": "csms"|"metadata", "conn": N,
+     "headers": {lower-case name: value}, "t": monotonic, "wall": time}
+"conn" numbers the TLS connections: requests on one kept-alive connection share it.
 
 API: GET /v1/{project}/secrets/{name}.  Any other method or path shape, or a
-project other than --project (if given): 404 APIGW.0101.  A request with an
+project other than --project (if given): 404 APIGW.0101.  Connections are kept
+alive (HTTP/1.1) unless the client asks to close them or a scenario streams a
+body without a length.  A request with an
 "Authorization: SDK-HMAC-SHA256 ..." header is checked as the API gateway checks
 AK/SK signatures (below); otherwise, if --token is given and X-Auth-Token
 differs: 401 APIGW.0307.
@@ -52,8 +56,8 @@ was issued).  Its requests go to the same log with "server":"metadata".  The
 "@skew=SECONDS" moves the CSMS side's clock (its Date header and the 15-minute
 check of X-Sdk-Date), as if the host's clock were off by -SECONDS.  Every response has
 "Connection: close", and, unless noted, a random 32-hex X-Request-Id, a
-Content-Length and "Content-Type: application/json;charset=UTF-8"; the
-connection then ends with a TLS close_notify.  The name is percent-decoded.
+Content-Length and "Content-Type: application/json;charset=UTF-8"; a connection
+ends with a TLS close_notify.  The name is percent-decoded.
 
 The behaviour is chosen by the secret name: an exact --map entry (200 with that
 state, or the scenario it names, e.g. erin=nf404) wins, else the FIRST matching name prefix below, else 200 DISABLED.
@@ -240,14 +244,18 @@ def reply(h, status, data=b"", ctype=JSON_CT, headers=(), length=True,
         h.send_header(key, value)
     if length:
         h.send_header("Content-Length", str(len(data)))
-    h.send_header("Connection", "close")
+    else:
+        h.close_connection = True
+    if h.close_connection:
+        h.send_header("Connection", "close")
     h.end_headers()
     if data and h.command != "HEAD":
         h.wfile.write(data)
 
 
 def send_head(h, status=200, headers=(), ctype=JSON_CT):
-    """Status line and headers only; the caller writes the body."""
+    """Status line and headers only; the caller writes the body and the connection ends."""
+    h.close_connection = True
     h.send_response(status)
     if ctype is not None:
         h.send_header("Content-Type", ctype)
@@ -709,8 +717,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        # keep-alive unless the client said otherwise (parse_request set close_connection)
         self.aborted = False
-        self.close_connection = True
         self.request_id = secrets.token_hex(16)
         self.secret_name = None
         self.server.record(self)
@@ -778,6 +786,7 @@ class StandinServer(http.server.ThreadingHTTPServer):
         self.cfg = cfg
         self.context = context
         self.counts = {}
+        self.connections = 0
         self.count_lock = threading.Lock()
         self.log_lock = threading.Lock()
         self.log = open(cfg.log, "a", encoding="utf-8")
@@ -802,6 +811,9 @@ class StandinServer(http.server.ThreadingHTTPServer):
             request.do_handshake()
         except (OSError, ValueError):
             return                      # handshake failures are expected
+        with self.count_lock:
+            self.connections += 1
+            request.conn_id = self.connections
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
@@ -820,6 +832,7 @@ class StandinServer(http.server.ThreadingHTTPServer):
             key = key.lower()
             headers[key] = headers[key] + ", " + value if key in headers else value
         line = json.dumps({"method": h.command, "path": h.path, "server": server,
+                           "conn": getattr(h.connection, "conn_id", 0),
                            "headers": headers, "t": time.monotonic(), "wall": time.time()})
         with self.log_lock:
             self.log.write(line + "\n")

@@ -93,6 +93,34 @@ sys.exit(1 if missing or o["metadata"]["name"] != "enabled-7" else 0)' "$out"; t
 else
 	fail=$((fail + 1)); echo "FAIL: --json fields: $out"
 fi
+# several secrets: a line for each, then the decision as the module logs it, and its exit code
+out=$("$check" -c "$conf" -o 'secret=enabled-m1,disabled-m1' someone); rc=$?
+if [ "$rc" = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 3 ] &&
+	printf '%s\n' "$out" | sed -n 1p | grep -q '^  secret=enabled-m1 decision=permit reason=state state=ENABLED source=api' &&
+	printf '%s\n' "$out" | sed -n 2p | grep -q '^  secret=disabled-m1 decision=deny reason=state state=DISABLED' &&
+	printf '%s\n' "$out" | sed -n 3p | grep -Eq '^decision=deny reason=state user=someone service=csms-check secret=enabled-m1,disabled-m1 state=DISABLED source=api http=200 request_id=[0-9a-f]{32} attempts=2 ms=[0-9]+ decided_by=disabled-m1$'; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: two secrets: $rc $out"
+fi
+out=$("$check" -c "$conf" --json -o 'secret=enabled-m2,enabled-m3' someone); rc=$?
+if [ "$rc" = 0 ] && printf '%s' "$out" | "${PYTHON:-python3}" -c '
+import json, sys
+o = json.load(sys.stdin)
+s = o["secrets"]
+ok = (o["decision"] == "permit" and o["secret"] == "enabled-m2,enabled-m3" and o["attempts"] == 2
+      and o["decided_by"] == "enabled-m3" and [x["name"] for x in s] == ["enabled-m2", "enabled-m3"]
+      and all(x["decision"] == "permit" and x["metadata"]["state"] == "ENABLED" for x in s))
+sys.exit(0 if ok else 1)'; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "FAIL: --json with two secrets: $rc $out"
+fi
+# auth=metadata without project_id and --no-cache: keys and project asked afresh, nothing kept
+grep -v '^project_id' "$conf" >"$dir/md.conf" && chmod 644 "$dir/md.conf"
+expect 0 '^decision=permit reason=state .*detail=project_id\\x20from' -c "$dir/md.conf" --no-cache \
+	-o auth=metadata -o metadata_url="$CSMS_METADATA_URL" -o cache_dir="$dir/mdcache" enabled-md
+[ ! -e "$dir/mdcache" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: --no-cache wrote cache_dir"; }
 # --json is valid UTF-8 JSON whatever the user name's bytes: non-UTF-8 bytes become \xHH
 out=$("$check" -c "$conf" --json "$(printf 'bob\377\300\257')" 2>/dev/null)
 if printf '%s' "$out" | "${PYTHON:-python3}" -c '

@@ -75,6 +75,7 @@ void curl_easy_cleanup(void *h) { (void)h; }
 const char *curl_easy_strerror(int c) { (void)c; return ""; }
 void *curl_slist_append(void *l, const char *s) { (void)l; (void)s; return 0; }
 void curl_slist_free_all(void *l) { (void)l; }
+void curl_easy_reset(void *h) { (void)h; }
 EOF
 sed 's/csms_test_no_such_function();/return 2;/' "$dir/broken.c" >"$dir/initfail.c"
 mkdir "$dir/empty" "$dir/now" "$dir/lazy" "$dir/initfail"

@@ -4,6 +4,7 @@
 #include "testlib.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -250,6 +251,36 @@ char *t_nth_header(const char *name, int n, const char *lname)
 char *t_last_header(const char *name, const char *lname)
 {
 	return t_nth_header(name, -1, lname);
+}
+
+int t_connections_for(const char *const *names)
+{
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *line, *save = NULL;
+	long seen[64];
+	int n = 0;
+
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(line), *path, *conn;
+		bool mine = false, known = false;
+
+		if (o == NULL || !json_object_object_get_ex(o, "path", &path) ||
+		    !json_object_object_get_ex(o, "conn", &conn)) {
+			json_object_put(o);
+			continue;
+		}
+		for (const char *const *nm = names; *nm && !mine; nm++) {
+			const char *p = strrchr(json_object_get_string(path), '/');
+
+			mine = p != NULL && strcmp(p + 1, *nm) == 0;
+		}
+		for (int i = 0; mine && i < n; i++)
+			known = known || seen[i] == json_object_get_int64(conn);
+		if (mine && !known && n < 64)
+			seen[n++] = json_object_get_int64(conn);
+		json_object_put(o);
+	}
+	free(log);
+	return n;
 }
 
 int t_metadata_calls(const char *path)

@@ -59,6 +59,8 @@ int t_requests_total(void);
 /* How many requests the stand-in's metadata service has seen for path (e.g.
  * "/openstack/latest/securitykey"). */
 int t_metadata_calls(const char *path);
+/* How many TLS connections carried the requests for the secrets named (NULL-terminated). */
+int t_connections_for(const char *const *names);
 /* How many requests the stand-in has seen for secret `name`. */
 int t_requests_for(const char *name);
 /* The value of header `lname` (lower case) in the last request for `name`; caller frees. */
