@@ -100,6 +100,7 @@ EOC
 		>"$confdir/demo-down"
 	sed "s|conf=$conf|conf=$conf cache_dir=$run/cache cache_ttl=2s offline_grace=1h retries=0|" \
 		"$confdir/demo-sshd" >"$confdir/demo-cached"
+	sed "s|conf=$conf|conf=$conf secret=%u,fleet-access|" "$confdir/demo-sshd" >"$confdir/demo-fleet"
 
 	say "CSMS stand-in on https://127.0.0.1:$port: alice ENABLED, bob DISABLED, carol FROZEN,"
 	echo "    dave PENDING_DELETE, erin has no secret"
@@ -124,6 +125,13 @@ EOC
 		for user in alice bob bob alice; do
 			"$build/tests/pamrun" "$confdir" demo-cached "$user" account || true
 		done
+		rm -f "$run/states"
+		say "secret = %u, fleet-access: a fleet kill switch; fleet-access FROZEN keeps alice out"
+		echo 'fleet-access=FROZEN' >"$run/states"
+		"$build/tests/pamrun" "$confdir" demo-fleet alice account || true
+		echo 'fleet-access=ENABLED' >"$run/states"
+		echo "    ... and ENABLED lets her in again: both secrets asked on one TLS connection"
+		"$build/tests/pamrun" "$confdir" demo-fleet alice account || true
 		rm -f "$run/states"
 		say "csms-check gives the same answer from the shell (exit 0 permit, 1 deny)"
 		"$build/csms-check" -c "$conf" alice && echo "    exit status 0"
