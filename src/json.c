@@ -111,7 +111,7 @@ static bool literal(struct cursor *c, const char *word)
 	size_t n = strlen(word);
 
 	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
-		return fail(c, "not a JSON value (NaN, Infinity, a quote other than \")");
+		return fail(c, "not a JSON value (a misspelt true, false or null)");
 	c->p += n;
 	return true;
 }
@@ -178,7 +178,7 @@ static bool value(struct cursor *c, int depth)
 	default:
 		if (*c->p == '-' || is_digit(*c->p))
 			return number(c);
-		return literal(c, "\x01"); /* never matches: names the problem */
+		return fail(c, "not a JSON value (NaN, Infinity, a quote other than \")");
 	}
 }
 
@@ -218,10 +218,11 @@ struct json_object *csms_json_parse_object(const char *text, size_t len, char *e
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
-	/* the text is known good: only memory can stop json-c now */
+	/* the text is known good: only memory (or json-c disagreeing) can stop it now */
 	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
 		csms_errf(err, errlen, "%s",
-			  obj == NULL ? "out of memory" : "top level is not a JSON object");
+			  obj == NULL ? "json-c could not parse it"
+				      : "top level is not a JSON object");
 		json_object_put(obj);
 		obj = NULL;
 	}

@@ -1,6 +1,7 @@
 /* ShowSecret replies: every JSON shape we must refuse, and the few we accept. */
 #include "buildconf.h"
 
+#include "json.h"
 #include "response.h"
 #include "util.h"
 
@@ -101,6 +102,9 @@ static const struct {
 	  BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\"},/*c*/\"y\":1}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":True}}", 0, BAD },
+	/* a control byte where a value belongs (the fuzzer's find) */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\x01}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":\t\x01\t}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":-0.5e-3,"
 	  "\"y\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\\u00e9\xc3\xa9\xf0\x9f\x94\x91\"}}",
 	  0, ENABLED },
@@ -270,6 +274,47 @@ START_TEST(t_answer_enabled)
 }
 END_TEST
 
+/* src/json.c on its own: RFC 8259 values in, everything else out, whatever json-c takes. */
+START_TEST(t_json_check)
+{
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		bool ok;
+	} texts[] = {
+		{ "{}", 0, true },
+		{ " [ 1 , -0 , 2.5e-3 , 1E+2 , true , false , null , \"\\u00e9\\n\" ] ", 0, true },
+		{ "\"x\"", 0, true },
+		{ "0", 0, true },
+		{ "{\"a\":\x01}", 0, false },
+		{ "{\"a\":\t\x01\t}", 0, false },
+		{ "\x01", 0, false },
+		{ "{\"a\":NaN}", 0, false },
+		{ "{\"a\":nul}", 0, false },
+		{ "{\"a\":truee}", 0, false },
+		{ "[1,]", 0, false },
+		{ "{\"a\" 1}", 0, false },
+		{ "{1:2}", 0, false },
+		{ "[1 2]", 0, false },
+		{ "\"a\\u00\"", 0, false },
+		{ "{} {}", 0, false },
+		{ "", 0, false },
+		{ "{\"a\":1}\0", 8, false },
+		{ "[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", 0, true },    /* 16 deep */
+		{ "[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", 0, false }, /* 17 */
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = texts[i].len ? texts[i].len : strlen(texts[i].text);
+		char err[CSMS_ERRLEN] = "";
+
+		ck_assert_msg((csms_json_check(texts[i].text, len, err, sizeof(err)) == 0) ==
+				      texts[i].ok,
+			      "row %zu (%s): %s", i, texts[i].text, err);
+	}
+}
+END_TEST
+
 START_TEST(t_content_type)
 {
 	ck_assert_msg(csms_content_type_is_json(types[_i].ct) == types[_i].json, "%s",
@@ -289,6 +334,7 @@ int main(void)
 	tcase_add_test(tc, t_depth);
 	tcase_add_test(tc, t_metadata);
 	tcase_add_test(tc, t_answer_enabled);
+	tcase_add_test(tc, t_json_check);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }
