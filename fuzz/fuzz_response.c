@@ -122,7 +122,7 @@ static struct json_object *strict_oracle(const uint8_t *d, size_t n, struct stri
 	memset(v, 0, sizeof(*v));
 	v->kind = CSMS_STATE_ABSENT;
 	if (n <= CSMS_BODY_MAX)
-		root = oracle_parse(d, n, CSMS_JSON_DEPTH,
+		root = oracle_parse(d, n, CSMS_JSON_TOKENER_DEPTH,
 				    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	if (root == NULL || !json_object_is_type(root, json_type_object))
 		return root;
@@ -219,7 +219,7 @@ static void check_error_code(const uint8_t *data, size_t size)
 	FUZZ_CHECK(bytes_are((const uint8_t *)code + CODE_LEN, GUARD, FILL));
 
 	root = size <= CSMS_BODY_MAX
-		       ? oracle_parse(data, size, CSMS_JSON_DEPTH,
+		       ? oracle_parse(data, size, CSMS_JSON_TOKENER_DEPTH,
 				      JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
 		       : NULL;
 	if (root != NULL && json_object_is_type(root, json_type_object)) {
@@ -261,7 +261,7 @@ static void check_validator(const uint8_t *data, size_t size)
 		first++;
 	if (first == size || (data[first] != '{' && data[first] != '['))
 		return;
-	t = json_tokener_new_ex(CSMS_JSON_DEPTH);
+	t = json_tokener_new_ex(CSMS_JSON_TOKENER_DEPTH);
 	if (t == NULL)
 		return;
 	json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

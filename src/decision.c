@@ -46,6 +46,13 @@ static void cannot_answer(const struct csms_config *cfg, struct csms_secret_resu
 	v->reason = reason;
 }
 
+static void out_of_memory(struct csms_secret_result *v)
+{
+	v->decision = CSMS_DECISION_ERROR;
+	v->reason = CSMS_REASON_MEMORY;
+	csms_strlcpy(v->detail, "out of memory", sizeof(v->detail));
+}
+
 /* What CSMS said (now, or earlier and kept), under today's policy (on_missing). */
 static void from_answer(const struct csms_config *cfg, const struct csms_answer *a,
 			struct csms_secret_result *v)
@@ -115,6 +122,7 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 {
 	struct csms_answer a;
 	char why[CSMS_ERRLEN];
+	int rc;
 
 	if (!csms_content_type_is_json(resp->content_type)) {
 		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
@@ -122,9 +130,15 @@ static void from_status_200(const struct csms_request *rq, const struct csms_htt
 			  "reply Content-Type is not application/json");
 		return;
 	}
-	if (csms_response_parse_secret(resp->body, resp->body_len, v->name, &a,
-				       rq->want_metadata ? &v->metadata_json : NULL, why,
-				       sizeof(why)) != 0) {
+	rc = csms_response_parse_secret(resp->body, resp->body_len, v->name, &a,
+					rq->want_metadata ? &v->metadata_json : NULL, why,
+					sizeof(why));
+	if (rc == -ENOMEM) {
+		/* this host ran short, not CSMS: never fail_open or a stale permit */
+		out_of_memory(v);
+		return;
+	}
+	if (rc != 0) {
 		cannot_answer(rq->cfg, v, CSMS_REASON_BAD_RESPONSE);
 		csms_strlcpy(v->detail, why, sizeof(v->detail));
 		return;
@@ -145,8 +159,14 @@ static void from_status_400(const struct csms_config *cfg, const struct csms_htt
 						    .state = "PENDING_DELETE",
 						    .state_len = 14 };
 	char code[32];
+	int rc;
 
-	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) != 0) {
+	rc = csms_response_error_code(resp->body, resp->body_len, code, sizeof(code));
+	if (rc == -ENOMEM) {
+		out_of_memory(v);
+		return;
+	}
+	if (rc != 0) {
 		cannot_answer(cfg, v, CSMS_REASON_HTTP);
 		csms_strlcpy(v->detail, "HTTP 400 without an error code", sizeof(v->detail));
 		return;
@@ -170,8 +190,13 @@ static void from_status_404(const struct csms_config *cfg, const struct csms_htt
 	static const struct csms_answer missing = { .missing = true };
 	char code[32];
 
-	if (csms_response_error_code(resp->body, resp->body_len, code, sizeof(code)) == 0 &&
-	    strncmp(code, "APIGW.", 6) == 0) {
+	int rc = csms_response_error_code(resp->body, resp->body_len, code, sizeof(code));
+
+	if (rc == -ENOMEM) {
+		out_of_memory(v);
+		return;
+	}
+	if (rc == 0 && strncmp(code, "APIGW.", 6) == 0) {
 		cannot_answer(cfg, v, CSMS_REASON_HTTP);
 		csms_errf(v->detail, sizeof(v->detail),
 			  "HTTP 404 %s from the API gateway: check endpoint and project_id", code);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,13 +90,14 @@ static const char *member(struct json_object *o, const char *key, size_t *len)
 int csms_metadata_parse_securitykey(const char *body, size_t len, struct csms_credentials *c,
 				    char *err, size_t errlen)
 {
-	struct json_object *root = csms_json_parse_object(body, len, err, errlen), *cred;
-	const char *access, *secret, *token, *expires;
+	struct json_object *root, *cred;
+	const char *access, *secret = NULL, *token = NULL, *expires;
 	size_t al = 0, sl = 0, tl = 0, el = 0;
-	int rc = -EBADMSG;
+	int rc = csms_json_parse_object(body, len, &root, err, errlen);
 
-	if (root == NULL)
-		return -EBADMSG;
+	if (rc != 0)
+		return rc;
+	rc = -EBADMSG;
 	if (!json_object_object_get_ex(root, "credential", &cred) ||
 	    !json_object_is_type(cred, json_type_object)) {
 		csms_errf(err, errlen, "no \"credential\" object in the securitykey reply");
@@ -134,6 +136,12 @@ int csms_metadata_parse_securitykey(const char *body, size_t len, struct csms_cr
 	}
 	rc = 0;
 out:
+	/* json-c's copies go with the tree: wiped first (the body itself is wiped by the
+	 * caller) */
+	if (secret != NULL)
+		explicit_bzero((char *)(uintptr_t)secret, sl);
+	if (token != NULL)
+		explicit_bzero((char *)(uintptr_t)token, tl);
 	json_object_put(root);
 	return rc;
 }
@@ -141,13 +149,14 @@ out:
 int csms_metadata_parse_project(const char *body, size_t len, char out[CSMS_PROJECT_ID_MAX + 1],
 				char *err, size_t errlen)
 {
-	struct json_object *root = csms_json_parse_object(body, len, err, errlen);
+	struct json_object *root;
 	const char *id;
 	size_t n = 0;
-	int rc = -EBADMSG;
+	int rc = csms_json_parse_object(body, len, &root, err, errlen);
 
-	if (root == NULL)
-		return -EBADMSG;
+	if (rc != 0)
+		return rc;
+	rc = -EBADMSG;
 	id = member(root, "project_id", &n);
 	if (id == NULL || n == 0 || n > CSMS_PROJECT_ID_MAX ||
 	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
@@ -222,7 +231,7 @@ static void call(struct fetch *f, const char *method, const char *path, const ch
 static int failed(struct fetch *f, const char *what, const struct csms_http_response *resp)
 {
 	if (resp->result == CSMS_HTTP_MEMORY) {
-		csms_errf(f->err, f->errlen, "out of memory");
+		csms_strlcpy(f->err, resp->detail[0] ? resp->detail : "out of memory", f->errlen);
 		return -ENOMEM;
 	}
 	/* not asked at all: the same faults of this host as for ShowSecret */

@@ -13,14 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A body within the cap that is exactly one JSON object (src/json.c), or NULL. */
-static struct json_object *parse_one_object(const char *body, size_t len, char *err, size_t errlen)
+/* A body within the cap that is exactly one JSON object (src/json.c): 0, -EBADMSG, -ENOMEM. */
+static int parse_one_object(const char *body, size_t len, struct json_object **root, char *err,
+			    size_t errlen)
 {
+	*root = NULL;
 	if (len > CSMS_BODY_MAX) {
 		csms_errf(err, errlen, "body over the size cap");
-		return NULL;
+		return -EBADMSG;
 	}
-	return csms_json_parse_object(body, len, err, errlen);
+	return csms_json_parse_object(body, len, root, err, errlen);
 }
 
 bool csms_answer_enabled(const struct csms_answer *a)
@@ -34,15 +36,16 @@ int csms_response_parse_secret(const char *body, size_t len, const char *want,
 			       size_t errlen)
 {
 	struct json_object *root, *secret, *name, *state;
-	int rc = -EBADMSG;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = CSMS_STATE_ABSENT;
 	if (metadata_json != NULL)
 		*metadata_json = NULL;
-	root = parse_one_object(body, len, err, errlen);
-	if (root == NULL)
-		return -EBADMSG;
+	rc = parse_one_object(body, len, &root, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = -EBADMSG;
 	if (!json_object_object_get_ex(root, "secret", &secret) ||
 	    !json_object_is_type(secret, json_type_object)) {
 		csms_errf(err, errlen, "no \"secret\" object in the reply");
@@ -72,6 +75,11 @@ int csms_response_parse_secret(const char *body, size_t len, const char *want,
 		const char *js = json_object_to_json_string_ext(secret, JSON_C_TO_STRING_PLAIN);
 
 		*metadata_json = js ? strdup(js) : NULL;
+		if (*metadata_json == NULL) {
+			csms_errf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -104,7 +112,8 @@ int csms_response_error(const char *body, size_t len, char *code, size_t codelen
 
 	if (msglen > 0)
 		msg[0] = '\0';
-	root = parse_one_object(body, len, NULL, 0);
+	if (parse_one_object(body, len, &root, NULL, 0) == -ENOMEM)
+		return -ENOMEM;
 	if (root == NULL)
 		return -ENOENT;
 	if (json_object_object_get_ex(root, "error_code", &o) &&

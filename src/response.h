@@ -31,8 +31,9 @@ bool csms_answer_enabled(const struct csms_answer *a);
 /*
  * Parse a 200 body for secret `want`. Returns 0 when the body is exactly one JSON object
  * (whitespace around it allowed) whose "secret" is an object with "name" equal to `want`,
- * and fills *out; otherwise -EBADMSG with the reason in err. A non-NULL metadata_json gets
- * the secret object re-serialised (free() it).
+ * and fills *out; otherwise -EBADMSG with the reason in err, or -ENOMEM (a fault of this
+ * host, not of the reply). A non-NULL metadata_json gets the secret object re-serialised
+ * (free() it).
  */
 int csms_response_parse_secret(const char *body, size_t len, const char *want,
 			       struct csms_answer *out, char **metadata_json, char *err,
@@ -40,7 +41,7 @@ int csms_response_parse_secret(const char *body, size_t len, const char *want,
 
 /*
  * Find the error code of an error body: "error_code" at the top, or "code" inside an
- * "error" object. Returns 0 and copies it into code, or -ENOENT.
+ * "error" object. Returns 0 and copies it into code, -ENOENT, or -ENOMEM.
  */
 int csms_response_error_code(const char *body, size_t len, char *code, size_t codelen);
 

@@ -8,6 +8,7 @@
 #include "testlib.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,18 @@ static const struct {
 	{ OK("[]"), 0, NOT_STRING },
 	{ OK("[\"ENABLED\"]"), 0, NOT_STRING },
 	{ "{\"secret\":{\"name\":\"alice\"}}", 0, ABSENT },
+	/* json-c would keep the last of two same keys: refused (src/json.c) */
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"DISABLED\",\"state\":\"ENABLED\"}}", 0,
-	  ENABLED }, /* json-c keeps the last duplicate: pinned */
+	  BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"state\":\"DISABLED\"}}", 0,
-	  OTHER },
+	  BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"DISABLED\",\"\\u0073tate\":\"ENABLED\"}}", 0,
+	  BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\"},\"secret\":{}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":{\"state\":1}},"
+	  "\"state\":2}",
+	  0, ENABLED }, /* the same key in different objects */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"a\\u0000b\":1}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"bob\",\"state\":\"ENABLED\"}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"Alice\",\"state\":\"ENABLED\"}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice \",\"state\":\"ENABLED\"}}", 0, BAD },
@@ -70,8 +79,11 @@ static const struct {
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",}}", 0, BAD },
 	{ "{'secret':{'name':'alice','state':'ENABLED'}}", 0, BAD },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"EN\xff\"}}", 0, BAD },
-	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\"}}", 0,
-	  OTHER }, /* pinned: decoded, not ENABLED */
+	/* a lone surrogate, which json-c would turn into U+FFFD */
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uDC00x\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD800\\u0041\"}}", 0, BAD },
+	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"\\uD83D\\uDE00\"}}", 0, OTHER },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":1e999}}", 0,
 	  ENABLED },
 	{ "{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"create_time\":"
@@ -183,6 +195,23 @@ START_TEST(t_depth)
 	ck_assert_int_eq(
 		csms_response_parse_secret(nested, strlen(nested), "alice", &info, NULL, NULL, 0),
 		0);
+	/* the limit itself, objects and arrays alike, a scalar in the deepest: json-c counts
+	 * it as one more level (CSMS_JSON_TOKENER_DEPTH) */
+	for (int levels = 15; levels <= 17; levels++) {
+		size_t at = (size_t)snprintf(
+			nested, sizeof(nested),
+			"{\"secret\":{\"name\":\"alice\",\"state\":\"ENABLED\",\"x\":");
+		for (int i = 2; i < levels; i++)
+			at += (size_t)snprintf(nested + at, sizeof(nested) - at,
+					       i % 2 ? "[" : "{\"a\":");
+		at += (size_t)snprintf(nested + at, sizeof(nested) - at, "1");
+		for (int i = levels - 1; i >= 2; i--)
+			at += (size_t)snprintf(nested + at, sizeof(nested) - at, i % 2 ? "]" : "}");
+		snprintf(nested + at, sizeof(nested) - at, "}}");
+		ck_assert_int_eq(csms_response_parse_secret(nested, strlen(nested), "alice", &info,
+							    NULL, NULL, 0),
+				 levels <= CSMS_JSON_DEPTH ? 0 : -EBADMSG);
+	}
 	free(deep);
 }
 END_TEST
@@ -300,6 +329,16 @@ START_TEST(t_json_check)
 		{ "{} {}", 0, false },
 		{ "", 0, false },
 		{ "{\"a\":1}\0", 8, false },
+		{ "{\"a\":1,\"a\":1}", 0, false },       /* the same key twice */
+		{ "{\"a\":1,\"\\u0061\":1}", 0, false }, /* ... spelt differently */
+		{ "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":1}]}", 0, true },
+		{ "{\"a\\u0000\":1}", 0, false },
+		{ "{\"a\":\"\\u0000\"}", 0, true },
+		{ "\"\\ud800\"", 0, false },
+		{ "\"\\udfff\"", 0, false },
+		{ "\"\\ud800\\ud800\"", 0, false },
+		{ "\"\\ud800\\n\"", 0, false },
+		{ "\"\\udbff\\udfff\"", 0, true },
 		{ "[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", 0, true },    /* 16 deep */
 		{ "[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", 0, false }, /* 17 */
 	};

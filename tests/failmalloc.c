@@ -1,10 +1,13 @@
 /*
  * Test-only LD_PRELOAD: from the FAILMALLOC_AT-th allocation on, malloc, calloc and
- * realloc fail. Used by tests/test_failmalloc.sh on csms-check; never linked anywhere.
+ * realloc fail. With FAILMALLOC_COUNT set, the number of allocations made is written to
+ * stderr at exit. Used by tests/test_failmalloc.sh on csms-check; never linked anywhere.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -21,7 +24,8 @@ static int should_fail(void)
 
 		fail_at = v ? strtol(v, NULL, 10) : 0;
 	}
-	if (fail_at > 0 && ++calls >= fail_at) {
+	calls++;
+	if (fail_at > 0 && calls >= fail_at) {
 		errno = ENOMEM;
 		return 1;
 	}
@@ -41,4 +45,16 @@ EXPORT void *calloc(size_t a, size_t b)
 EXPORT void *realloc(void *p, size_t n)
 {
 	return should_fail() ? NULL : __libc_realloc(p, n);
+}
+
+__attribute__((destructor)) static void report(void)
+{
+	char line[64];
+	int n;
+
+	if (getenv("FAILMALLOC_COUNT") == NULL)
+		return;
+	n = snprintf(line, sizeof(line), "failmalloc: %ld allocations\n", calls);
+	if (n > 0 && write(2, line, (size_t)n) < 0)
+		return;
 }

@@ -27,6 +27,24 @@ for n in $(seq 1 400) $(seq 425 25 6000); do
 	esac
 done
 for rc in "${!seen[@]}"; do echo "exit $rc: ${seen[$rc]} runs"; done
+
+# The end of a check, where the reply is parsed, with fail_mode=open: memory running out
+# there is a fault of this host (decision=error), never a bad reply, which would fail open.
+total=$(FAILMALLOC_COUNT=1 LD_PRELOAD=$shim "$check" -c "$dir/pam_csms.conf" -o fail_mode=open \
+	disabled-fm 2>&1 >/dev/null | sed -n 's/^failmalloc: \([0-9]*\) allocations$/\1/p')
+late=0
+for n in $(seq $((total > 1500 ? total - 1500 : 1)) 3 "${total:-0}"); do
+	out=$(FAILMALLOC_AT=$n LD_PRELOAD=$shim "$check" -c "$dir/pam_csms.conf" -o fail_mode=open \
+		disabled-fm 2>/dev/null)
+	late=$((late + 1))
+	case $out in
+	*"decision=fail_open reason=bad_response"* | *"decision=permit"* | *"decision=ignore"*)
+		fail=$((fail + 1)); echo "FAIL: allocation $n of $total failing: $out" ;;
+	*) pass=$((pass + 1)) ;;
+	esac
+done
+echo "late injections: $late of the last 1500 of $total allocations (every 3rd), fail_mode=open"
+if [ "$late" -lt 100 ]; then fail=$((fail + 1)); echo "FAIL: the allocations were not counted ($total)"; fi
 echo "runs that glibc itself ended (abort, segfault in NSS, ld.so fatal): $glibc"
 # the shim itself is inert without FAILMALLOC_AT
 if LD_PRELOAD=$shim "$check" -c "$dir/pam_csms.conf" enabled-fm >/dev/null; then pass=$((pass + 1)); else
