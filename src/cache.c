@@ -549,6 +549,16 @@ int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
 	return rc;
 }
 
+void csms_cache_creds_forget(const struct csms_cache *c, const char *metadata_url)
+{
+	char name[NAME_LEN];
+
+	if (c->dirfd < 0 || !c->writer)
+		return;
+	key_name(name, 'k', metadata_url, "", NULL);
+	(void)unlinkat(c->dirfd, name, 0);
+}
+
 int csms_cache_creds_lock(const struct csms_cache *c, const char *metadata_url, bool wait,
 			  int64_t until_ms)
 {

@@ -174,6 +174,25 @@ START_TEST(t_aksk_refused)
 }
 END_TEST
 
+/* The same keys sign every secret of a login: the first 401 is the answer for all of them,
+ * and the others are not asked (five bad signatures in a row lock an access key). */
+START_TEST(t_aksk_refused_once)
+{
+	char *dir = t_scratch(), *args;
+
+	args = aksk_args(dir, t_env("CSMS_TEST_AK"), "a-wrong-secret-key", NULL,
+			 "secret = %u, team-ro1, fleet-ro1\nretries = 2");
+	expect(args, "enabled-ro1", PAM_AUTHINFO_UNAVAIL, "unavailable", "credentials_rejected");
+	expect_detail("signature does not verify");
+	ck_assert_int_eq(t_requests_for("enabled-ro1"), 1);
+	ck_assert_int_eq(t_requests_for("team-ro1"), 0);
+	ck_assert_int_eq(t_requests_for("fleet-ro1"), 0);
+	t_assert_log_field("secret", "enabled-ro1,team-ro1,fleet-ro1");
+	free(args);
+	free(dir);
+}
+END_TEST
+
 /* A retry is signed afresh: after a 429 with Retry-After: 1 the date has moved on. */
 START_TEST(t_aksk_retry_fresh_date)
 {
@@ -206,6 +225,9 @@ static const struct {
 	  "secret_key given twice" },
 	{ "[credentials]\naccess_key = AK\nsecret_key = SKVALUE1\nregion = x\n", 0600,
 	  "unknown key 'region'" },
+	/* a value mistyped after ':' holds '=' (base64): the "key" is never echoed */
+	{ "[credentials]\naccess_key = AK\nsecurity_token: SKVALUE1/abc=def==\n", 0600,
+	  ":3: unknown key (access_key, secret_key" },
 	{ "[credentials]\naccess_key = A-K\nsecret_key = SKVALUE1\n", 0600,
 	  "access_key must be 1 to 128 letters and digits" },
 	{ "[credentials]\naccess_key = AK\nsecret_key = SK VALUE1\n", 0600,
@@ -585,6 +607,33 @@ START_TEST(t_metadata_kept_file)
 }
 END_TEST
 
+/* Kept keys CSMS refuses (revoked, or spoiled on disk) are dropped at once, so the next check
+ * asks the metadata service for new ones instead of signing with them until they expire. */
+START_TEST(t_metadata_kept_refused)
+{
+	char *dir = t_scratch(), *args = metadata_args(dir, "secret = %u, team-mdx\n"), *file;
+	struct calls before;
+
+	t_states("@generation=31\nteam-mdx=ENABLED\n");
+	expect(args, "enabled-mdx1", PAM_SUCCESS, "permit", "state");
+	file = kept_file(dir);
+	rewrite_kept(dir, "secret", "not-the-secret-key-of-TMPAK0031");
+	before = calls_now();
+	expect(args, "enabled-mdx2", PAM_AUTHINFO_UNAVAIL, "unavailable", "credentials_rejected");
+	expect_calls(before, 0, 0, 0);
+	ck_assert_int_eq(t_requests_for("enabled-mdx2"), 1);
+	ck_assert_int_eq(t_requests_for("team-mdx"), 1); /* only enabled-mdx1's */
+	ck_assert_msg(access(file, F_OK) == -1, "the refused keys are still in %s", file);
+	before = calls_now();
+	expect(args, "enabled-mdx3", PAM_SUCCESS, "permit", "state");
+	expect_calls(before, 1, 1, 0);
+	t_states("");
+	free(file);
+	free(args);
+	free(dir);
+}
+END_TEST
+
 /* 200 logins from 32 processes at the moment the kept keys expire: the checks that find
  * them gone wait for the one fetching, so the service is asked a bounded number of times,
  * and every decision is right. */
@@ -649,6 +698,7 @@ int main(void)
 	tcase_set_timeout(aksk, 30);
 	tcase_add_test(aksk, t_aksk_decides);
 	tcase_add_loop_test(aksk, t_aksk_refused, 0, sizeof(refusals) / sizeof(refusals[0]));
+	tcase_add_test(aksk, t_aksk_refused_once);
 	tcase_add_test(aksk, t_aksk_retry_fresh_date);
 	tcase_add_loop_test(aksk, t_aksk_bad_file, 0, sizeof(bad_files) / sizeof(bad_files[0]));
 	tcase_set_timeout(md, 120);
@@ -660,6 +710,7 @@ int main(void)
 	tcase_add_test(md, t_metadata_refused);
 	tcase_add_test(md, t_metadata_refresh);
 	tcase_add_test(md, t_metadata_kept_file);
+	tcase_add_test(md, t_metadata_kept_refused);
 	tcase_add_test(md, t_metadata_herd);
 	suite_add_tcase(s, aksk);
 	suite_add_tcase(s, md);
