@@ -111,9 +111,15 @@ static int take_line(struct csms_credentials *c, const char *path, unsigned line
 		if (csms_streq_len(s, (size_t)(k_end - s), key_names[i]))
 			key = i;
 	if (key < 0) {
+		/* named only when it looks like a key: "security_token: <token>" must not echo
+		 * the token */
+		size_t kl = (size_t)(k_end - s);
+		bool plain = kl > 0 && kl <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz_") >= kl;
+
 		csms_errf(err, errlen,
-			  "%s:%u: unknown key '%.*s' (access_key, secret_key, security_token)",
-			  path, lineno, (int)((k_end - s) > 32 ? 32 : (k_end - s)), s);
+			  "%s:%u: unknown key%s%.*s%s (access_key, secret_key, security_token)",
+			  path, lineno, plain ? " '" : "", plain ? (int)kl : 0, s,
+			  plain ? "'" : "");
 		return -EINVAL;
 	}
 	if (seen[key]) {

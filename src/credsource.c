@@ -89,9 +89,10 @@ static int from_metadata(const struct ask *a, struct csms_credentials *c, char *
 		if (writer)
 			(void)csms_cache_creds_put(a->cache, a->cfg->metadata_url, &got);
 		take(c, &got);
-	} else if (rc != -ENOMEM && have && usable(a, &old)) {
+	} else if (rc != -ENOMEM && rc != -ELIBACC && rc != -EPERM && have && usable(a, &old)) {
 		/* the service failed, the keys kept are still good: use them, and ask again in a
-		 * minute rather than at every login */
+		 * minute rather than at every login (not when nothing could be asked: libcurl
+		 * refused or unusable fails ShowSecret the same way, and is tried once) */
 		old.asked_ms = a->now;
 		if (writer)
 			(void)csms_cache_creds_put(a->cache, a->cfg->metadata_url, &old);

@@ -70,16 +70,9 @@ void csms_http_bind_now(void)
 	dlopen_mode = RTLD_NOW | RTLD_LOCAL;
 }
 
-/* The loader's words for an mmap or malloc that failed: a shortage, not a broken install. */
-static bool load_error_is_memory(const char *why)
-{
-	return strstr(why, "allocate memory") != NULL || strstr(why, "map segment") != NULL ||
-	       strstr(why, "mmap") != NULL || strstr(why, "static TLS") != NULL;
-}
-
 static int load_libcurl(void)
 {
-	void *h = dlopen("libcurl.so.4", dlopen_mode);
+	void *h;
 	struct {
 		void **slot;
 		const char *name;
@@ -96,11 +89,18 @@ static int load_libcurl(void)
 		{ (void **)&api.easy_reset, "curl_easy_reset" },
 	};
 
+	errno = 0;
+	h = dlopen("libcurl.so.4", dlopen_mode);
 	if (h == NULL) {
+		/* the loader leaves the errno of what failed: ENOMEM for an mmap or malloc (a
+		 * shortage, RLIMIT_AS), anything else a library that is missing or broken */
+		int e = errno;
 		const char *why = dlerror();
 
 		csms_strlcpy(load_error, why != NULL ? why : "not found", sizeof(load_error));
-		return load_error_is_memory(load_error) ? -ENOMEM : -ENOENT;
+		return e == ENOMEM || strstr(load_error, "Cannot allocate memory") != NULL
+			       ? -ENOMEM
+			       : -ENOENT;
 	}
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 		*syms[i].slot = dlsym(h, syms[i].name);
@@ -120,49 +120,44 @@ static int load_libcurl(void)
  * first. curl_global_cleanup is never called (the host or another module may use libcurl;
  * resolver threads).
  */
-static int http_global_init(void)
+static int http_global_init(char *why, size_t len)
 {
 	int rc = 0;
 
-	if (getenv("SSLKEYLOGFILE") != NULL)
+	if (getenv("SSLKEYLOGFILE") != NULL) {
+		csms_strlcpy(why, "refusing: SSLKEYLOGFILE is set", len);
 		return -EPERM;
-	if (pthread_mutex_lock(&init_lock) != 0)
+	}
+	if (pthread_mutex_lock(&init_lock) != 0) {
+		csms_strlcpy(why, "libcurl initialisation failed: cannot take its lock", len);
 		return -EIO;
+	}
 	if (!curl_ready) {
 		rc = load_libcurl();
-		if (rc == 0) {
+		if (rc != 0) {
+			snprintf(why, len, "cannot load libcurl.so.4: %s", load_error);
+		} else {
 			CURLcode cc = api.global_init(CURL_GLOBAL_DEFAULT);
 
 			rc = cc == CURLE_OK ? 0 : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 			if (rc != 0)
-				snprintf(load_error, sizeof(load_error),
-					 "curl_global_init failed (%d)", (int)cc);
+				snprintf(
+					why, len,
+					"libcurl initialisation failed: curl_global_init failed (%d)",
+					(int)cc);
 		}
 		curl_ready = rc == 0;
 	}
+	/* the words are written under the lock: another thread's retry rewrites load_error */
 	(void)pthread_mutex_unlock(&init_lock);
+	if (rc == 0)
+		csms_strlcpy(why, "", len);
 	return rc;
 }
 
 int csms_http_ready(char *why, size_t len)
 {
-	int rc = http_global_init();
-
-	switch (rc) {
-	case 0:
-		csms_strlcpy(why, "", len);
-		break;
-	case -EPERM:
-		csms_strlcpy(why, "refusing: SSLKEYLOGFILE is set", len);
-		break;
-	case -EIO:
-		snprintf(why, len, "libcurl initialisation failed: %s", load_error);
-		break;
-	default: /* -ENOENT, -ENOMEM */
-		snprintf(why, len, "cannot load libcurl.so.4: %s", load_error);
-		break;
-	}
-	return rc;
+	return http_global_init(why, len);
 }
 
 const char *csms_http_ready_fix(int rc)
@@ -418,6 +413,8 @@ static CURLcode perform_once(struct csms_http_session *s, const struct csms_http
 	SETOPT(h, CURLOPT_TIMEOUT_MS, (long)t->remaining);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
 	SETOPT(h, CURLOPT_HTTPHEADER, headers);
+	/* the credentials' headers never go to a proxy's CONNECT */
+	SETOPT(h, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
 	SETOPT(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CSMS_BODY_MAX);
 	SETOPT(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -725,8 +722,14 @@ void csms_http_get(struct csms_http_session *session, const struct csms_http_req
 		resp->body = t.body;
 		resp->body_len = t.len;
 		t.body = NULL;
+	} else if (t.body != NULL) {
+		explicit_bzero(t.body, t.len); /* part of a securitykey reply, say */
 	}
 	free(t.body);
+	/* the handle points into this frame (error buffer, callbacks' data, headers): nothing
+	 * of it may outlive the call but the connection */
+	if (s->h != NULL)
+		api.easy_reset(s->h);
 	if (once.h != NULL)
 		api.easy_cleanup(once.h);
 }
