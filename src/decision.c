@@ -53,6 +53,17 @@ static void out_of_memory(struct csms_secret_result *v)
 	csms_strlcpy(v->detail, "out of memory", sizeof(v->detail));
 }
 
+/* Append "; text" to detail (or set it). */
+static void detail_add_to(char *detail, size_t size, const char *text)
+{
+	size_t n = strlen(detail);
+
+	if (n == 0)
+		csms_strlcpy(detail, text, size);
+	else if (n + 2 < size)
+		snprintf(detail + n, size - n, "; %s", text);
+}
+
 /* What CSMS said (now, or earlier and kept), under today's policy (on_missing). */
 static void from_answer(const struct csms_config *cfg, const struct csms_answer *a,
 			struct csms_secret_result *v)
@@ -533,6 +544,47 @@ static void check_secret(struct check *c, size_t i, struct csms_secret_result *s
 		remember(c->state, s, c->wall, c->rq->account_name != NULL);
 }
 
+/*
+ * auth=metadata without project_id, and the keys could not be had (rc): the failure in
+ * *first. True when the project the kept keys were issued for (expired or not) goes into
+ * project; then each secret is checked as usual against the verdicts kept under it, the
+ * failure standing for CSMS (cache_ttl, offline_grace, a recent deny). False when the check
+ * is decided by *first alone; without the project, the recent deny that keeps
+ * fail_mode=open shut under offline_grace cannot be looked for, so it stays shut.
+ */
+static bool no_keys(struct check *c, int rc, struct csms_secret_result *first,
+		    char project[CSMS_PROJECT_ID_MAX + 1])
+{
+	const struct csms_config *cfg = c->rq->cfg;
+	struct csms_credentials kept;
+	bool found;
+
+	if (!c->have_ca) {
+		ca_failed(rc, first);
+		return false;
+	}
+	credentials_failed(cfg, rc, first, &c->refused);
+	if (first->decision == CSMS_DECISION_ERROR)
+		return false;
+	found = csms_cache_creds_get(&c->cache, cfg->metadata_url, &kept) == 0 &&
+		kept.project_id[0] != '\0';
+	if (found)
+		csms_strlcpy(project, kept.project_id, CSMS_PROJECT_ID_MAX + 1);
+	csms_credentials_free(&kept);
+	if (!found) {
+		if (first->decision == CSMS_DECISION_FAIL_OPEN && cfg->offline_grace_ms > 0) {
+			first->decision = CSMS_DECISION_UNAVAILABLE;
+			detail_add_to(first->detail, sizeof(first->detail),
+				      "no project_id kept to look for a recent deny: not failing "
+				      "open (set project_id)");
+		}
+		return false;
+	}
+	c->blocked = *first;
+	c->is_blocked = true;
+	return true;
+}
+
 /* The check's decision is secret i's; the attempts are all the secrets'. */
 static void decided_by(struct csms_verdict *v, int i)
 {
@@ -607,15 +659,9 @@ static void combine(struct check *c, struct csms_verdict *v)
 		v->source = any_stale ? CSMS_SOURCE_STALE : any_api ? CSMS_SOURCE_API : v->source;
 }
 
-/* Append "; text" to detail (or set it). */
 static void detail_add(struct csms_verdict *v, const char *text)
 {
-	size_t n = strlen(v->detail);
-
-	if (n == 0)
-		csms_strlcpy(v->detail, text, sizeof(v->detail));
-	else if (n + 2 < sizeof(v->detail))
-		snprintf(v->detail + n, sizeof(v->detail) - n, "; %s", text);
+	detail_add_to(v->detail, sizeof(v->detail), text);
 }
 
 /* "a,b,c": the names of the secrets checked, for the log's secret= field. */
@@ -675,6 +721,7 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 		.secure = getauxval(AT_SECURE) != 0,
 	};
 	struct csms_cache none = { .dirfd = -1 };
+	char kept_project[CSMS_PROJECT_ID_MAX + 1];
 	bool keeps_state, project_from_metadata = false;
 	int rc;
 
@@ -723,16 +770,15 @@ void csms_decide(const struct csms_request *rq, struct csms_verdict *v)
 			rc = csms_credentials_get(cfg, &c.cache, true, c.ca, c.ca_len,
 						  c.start + cfg->timeout_ms, &c.cred, first->detail,
 						  sizeof(first->detail));
-		if (rc != 0) {
-			if (c.have_ca)
-				credentials_failed(cfg, rc, first, &c.refused);
-			else
-				ca_failed(rc, first);
+		if (rc == 0) {
+			c.have_cred = project_from_metadata = true;
+			c.project = c.cred.project_id;
+		} else if (!no_keys(&c, rc, first, kept_project)) {
 			v->nsecrets = 1;
 			goto decided;
+		} else {
+			c.project = kept_project;
 		}
-		c.have_cred = project_from_metadata = true;
-		c.project = c.cred.project_id;
 		csms_cache_set_project(&c.cache, c.project);
 	}
 	for (size_t i = 0; i < v->nsecrets; i++) {

@@ -607,6 +607,42 @@ START_TEST(t_metadata_kept_file)
 }
 END_TEST
 
+/* The metadata service down and the kept keys expired, with project_id left to the instance:
+ * the project the kept keys name still finds the verdicts kept under it, so offline_grace
+ * lets a recent ENABLED in and a recent deny keeps fail_mode=open shut, for every secret.
+ * With nothing kept there is no project to look under, and under offline_grace
+ * fail_mode=open stays shut too. */
+START_TEST(t_metadata_down_grace)
+{
+	char *dir = t_scratch(), *args, *file;
+
+	args = metadata_args_no_project(dir, "secret = %u, team-mdg\noffline_grace = 1h\n"
+					     "fail_mode = open\n");
+	t_states("team-mdg=ENABLED\n");
+	expect(args, "enabled-mdg", PAM_SUCCESS, "permit", "state");
+	expect(args, "disabled-mdg", PAM_PERM_DENIED, "deny", "state");
+	kept_in(dir, -1000, "expires");
+	t_states("team-mdg=ENABLED\n@token=500\n");
+	expect(args, "enabled-mdg", PAM_SUCCESS, "permit", "state");
+	t_assert_log_field("source", "stale");
+	expect_detail("within offline_grace");
+	ck_assert_int_eq(t_requests_for("enabled-mdg"), 1);
+	expect(args, "disabled-mdg", PAM_AUTHINFO_UNAVAIL, "unavailable", "credentials");
+	expect_detail("CSMS denied");
+	/* a secret never seen: fail_mode=open, as for CSMS not answering */
+	expect(args, "enabled-mdg-new", PAM_IGNORE, "fail_open", "credentials");
+	/* nothing kept: no project to look under */
+	file = kept_file(dir);
+	ck_assert_int_eq(unlink(file), 0);
+	expect(args, "disabled-mdg", PAM_AUTHINFO_UNAVAIL, "unavailable", "credentials");
+	expect_detail("not failing open (set project_id)");
+	t_states("");
+	free(file);
+	free(args);
+	free(dir);
+}
+END_TEST
+
 /* Kept keys CSMS refuses (revoked, or spoiled on disk) are dropped at once, so the next check
  * asks the metadata service for new ones instead of signing with them until they expire. */
 START_TEST(t_metadata_kept_refused)
@@ -707,6 +743,7 @@ int main(void)
 	tcase_add_loop_test(md, t_metadata_token_step, 0,
 			    sizeof(token_rows) / sizeof(token_rows[0]));
 	tcase_add_test(md, t_metadata_unreachable);
+	tcase_add_test(md, t_metadata_down_grace);
 	tcase_add_test(md, t_metadata_refused);
 	tcase_add_test(md, t_metadata_refresh);
 	tcase_add_test(md, t_metadata_kept_file);
