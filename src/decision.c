@@ -122,6 +122,7 @@ static void from_transport_failure(const struct csms_config *cfg,
 		v->reason = CSMS_REASON_TLS;
 		break;
 	case CSMS_HTTP_NETWORK:
+	case CSMS_HTTP_PEER: /* plain http only: the metadata service, never ShowSecret */
 	case CSMS_HTTP_OK:
 		cannot_answer(cfg, v, CSMS_REASON_NETWORK);
 		break;

@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include "http.h"
+#include "peer.h"
 #include "response.h"
 #include "util.h"
 
@@ -17,6 +18,7 @@
 #include <sys/auxv.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HEADERS_MAX ((size_t)64 * 1024)
 #define BACKOFF_BASE_MS 100
@@ -190,6 +192,7 @@ struct transfer {
 	char retry_after[64];
 	char date[64];
 	char errbuf[CURL_ERROR_SIZE];
+	char peer_refused[CSMS_ERRLEN]; /* why the loopback server was not trusted */
 };
 
 /* Everything but the body buffer back to nothing, for the next attempt. */
@@ -280,6 +283,8 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 	/* the process itself is short of something: never "CSMS cannot answer" */
 	if (cc != CURLE_OK && t->socket_errno != 0 && t->socket_errno != EAFNOSUPPORT)
 		return CSMS_HTTP_MEMORY;
+	if (cc == CURLE_ABORTED_BY_CALLBACK && t->peer_refused[0] != '\0')
+		return CSMS_HTTP_PEER;
 	switch (cc) {
 	case CURLE_OK:
 		return CSMS_HTTP_OK;
@@ -319,6 +324,36 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
 	default:
 		return CSMS_HTTP_NETWORK;
 	}
+}
+
+/*
+ * Plain http, just connected, nothing sent yet: a loopback server must be run by root or by
+ * this process's euid. Any user may bind a free loopback port, and one who got there first
+ * must not hand out keys (and, with project_id left to the service, a project of their own).
+ */
+static int on_connected(void *userdata, char *peer_ip, char *local_ip UNUSED, int peer_port,
+			int local_port UNUSED)
+{
+	struct transfer *t = userdata;
+	uid_t owner = 0;
+	int rc;
+
+	if (!csms_ip_is_loopback(peer_ip))
+		return CURL_PREREQFUNC_OK;
+	rc = csms_loopback_listeners(peer_ip, peer_port, geteuid(), &owner);
+	if (rc == 0)
+		return CURL_PREREQFUNC_OK;
+	if (rc == -EPERM)
+		snprintf(t->peer_refused, sizeof(t->peer_refused),
+			 "the server on %s port %d is run by uid %lu, not root: not asked (another "
+			 "user may hold the port; run the service as root)",
+			 peer_ip, peer_port, (unsigned long)owner);
+	else
+		snprintf(t->peer_refused, sizeof(t->peer_refused),
+			 "cannot tell who runs the server on %s port %d (/proc/net/tcp: %s): not "
+			 "asked",
+			 peer_ip, peer_port, strerror(-rc));
+	return CURL_PREREQFUNC_ABORT;
 }
 
 #define SETOPT(h, opt, val)                                         \
@@ -423,6 +458,10 @@ static CURLcode perform_once(struct csms_http_session *s, const struct csms_http
 	SETOPT(h, CURLOPT_HEADERDATA, t);
 	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec);
 	SETOPT(h, CURLOPT_OPENSOCKETDATA, t);
+	if (rq->plain_http) {
+		SETOPT(h, CURLOPT_PREREQFUNCTION, on_connected);
+		SETOPT(h, CURLOPT_PREREQDATA, t);
+	}
 	/* do not wait for a stuck resolver thread at cleanup: the budget is the budget */
 	SETOPT(h, CURLOPT_QUICK_EXIT, 1L);
 
@@ -697,7 +736,9 @@ void csms_http_get(struct csms_http_session *session, const struct csms_http_req
 		csms_strlcpy(resp->content_type, t.content_type, sizeof(resp->content_type));
 		csms_strlcpy(resp->request_id, t.request_id, sizeof(resp->request_id));
 		csms_strlcpy(resp->date, t.date, sizeof(resp->date));
-		if (r == CSMS_HTTP_TOO_BIG)
+		if (r == CSMS_HTTP_PEER)
+			csms_strlcpy(resp->detail, t.peer_refused, sizeof(resp->detail));
+		else if (r == CSMS_HTTP_TOO_BIG)
 			csms_strlcpy(resp->detail,
 				     t.header_overflow ? "response headers over the cap"
 						       : "response body over the size cap",

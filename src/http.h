@@ -23,6 +23,7 @@ enum csms_http_result {
 	CSMS_HTTP_REFUSED, /* not asked: SSLKEYLOGFILE is set */
 	CSMS_HTTP_LIBRARY, /* not asked: libcurl cannot be loaded or started here */
 	CSMS_HTTP_SIGN,    /* not asked: the headers could not be made (a credential) */
+	CSMS_HTTP_PEER,    /* not asked: plain http to a loopback server another user runs */
 };
 
 /*
@@ -35,8 +36,10 @@ typedef int (*csms_http_headers_fn)(void *ctx, const char *const **lines);
 struct csms_http_request {
 	const char *url;
 	const char *method; /* NULL for GET; "PUT" sends an empty body */
-	bool plain_http;    /* http:// allowed (a link-local metadata service); else https only */
-	const char *accept; /* the Accept header's value, or NULL for none */
+	/* http:// allowed (a link-local metadata service); else https only. A loopback server
+	 * must then be run by root or this process's euid (src/peer.c), or nothing is sent. */
+	bool plain_http;
+	const char *accept;           /* the Accept header's value, or NULL for none */
 	csms_http_headers_fn headers; /* may be NULL */
 	void *headers_ctx;
 	const char *ca_blob; /* PEM bundle already read and checked by the caller, or NULL */

@@ -10,6 +10,9 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +443,75 @@ START_TEST(t_metadata_unreachable)
 }
 END_TEST
 
+/* A metadata service on a loopback port that another user holds (one who bound it first):
+ * nothing is sent to it, and the detail names the owner. The server here runs as nobody
+ * and would hand out keys and a project of its own. */
+START_TEST(t_metadata_foreign_owner)
+{
+	char *dir = t_scratch(), *more, *args, buf[4096];
+	int ready[2], seen[2], port = 0;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	ssize_t got = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(seen), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd;
+
+		/* the socket is made after dropping to nobody: it is nobody's */
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    listen(fd, 8) != 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+			_exit(3);
+		port = ntohs(a.sin_port);
+		if (write(ready[1], &port, sizeof(port)) != sizeof(port))
+			_exit(4);
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			ssize_t n;
+			static const char reply[] =
+				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+
+			if (c < 0)
+				_exit(5);
+			n = read(c, buf, sizeof(buf));
+			if (n > 0 && write(seen[1], buf, (size_t)n) < 0)
+				_exit(6);
+			if (write(c, reply, sizeof(reply) - 1) < 0)
+				_exit(7);
+			close(c);
+		}
+	}
+	close(ready[1]);
+	close(seen[1]);
+	ck_assert_int_eq(read(ready[0], &port, sizeof(port)), sizeof(port));
+	if (asprintf(&more,
+		     "auth = metadata\nmetadata_url = http://127.0.0.1:%d\ncache_dir = %s/c\n",
+		     port, dir) < 0)
+		abort();
+	args = t_conf_args(dir, more, "");
+	expect(args, "enabled-mdfo", PAM_AUTHINFO_UNAVAIL, "unavailable", "credentials");
+	expect_detail("is run by uid 65534, not root: not asked");
+	ck_assert_int_eq(t_requests_for("enabled-mdfo"), 0);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	/* it was connected to, and never sent a byte */
+	got = read(seen[0], buf, sizeof(buf));
+	ck_assert_msg(got == 0, "the foreign server was sent %zd bytes", got);
+	close(ready[0]);
+	close(seen[0]);
+	free(args);
+	free(more);
+	free(dir);
+}
+END_TEST
+
 /* Under SSLKEYLOGFILE nothing is asked, the metadata service included: unavailable, never
  * fail_open, and no key log written; a libcurl that cannot be used is an error here too. */
 START_TEST(t_metadata_refused)
@@ -745,6 +817,7 @@ int main(void)
 	tcase_add_test(md, t_metadata_unreachable);
 	tcase_add_test(md, t_metadata_down_grace);
 	tcase_add_test(md, t_metadata_refused);
+	t_add_root_test(md, t_metadata_foreign_owner, "a metadata service run by another user");
 	tcase_add_test(md, t_metadata_refresh);
 	tcase_add_test(md, t_metadata_kept_file);
 	tcase_add_test(md, t_metadata_kept_refused);

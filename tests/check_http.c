@@ -2,16 +2,22 @@
 #include "buildconf.h"
 
 #include "http.h"
+#include "peer.h"
 #include "response.h"
 #include "testlib.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,6 +246,120 @@ START_TEST(t_retry_after)
 }
 END_TEST
 
+static const struct {
+	const char *ip;
+	bool loopback;
+} loopbacks[] = {
+	{ "127.0.0.1", true },
+	{ "127.255.255.254", true },
+	{ "::1", true },
+	{ "::ffff:127.0.0.1", true },
+	{ "128.0.0.1", false },
+	{ "126.255.255.255", false },
+	{ "169.254.169.254", false },
+	{ "::2", false },
+	{ "::ffff:10.0.0.1", false },
+	{ "fe80::1", false },
+	{ "localhost", false },
+	{ "", false },
+};
+
+START_TEST(t_loopback)
+{
+	ck_assert_msg(csms_ip_is_loopback(loopbacks[_i].ip) == loopbacks[_i].loopback, "%s",
+		      loopbacks[_i].ip);
+}
+END_TEST
+
+/* The listeners where a loopback connection lands: this process's, on IPv4, IPv6 and the
+ * wildcard (an IPv4 address finds a dual-stack [::] listener); another user's is named; a
+ * port nobody listens on is not found. */
+static pid_t listener(int family, const char *ip, uid_t as, long *port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int pipefd[2], got;
+	pid_t pid;
+
+	/* made in a child that is `as` (when root), kept listening there by pause() */
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int p = -1, off = 0, fd;
+
+		/* the socket is made after dropping to `as`: it is theirs */
+		if (as != geteuid() && (setgid(as) != 0 || setuid(as) != 0))
+			_exit(1);
+		fd = socket(family, SOCK_STREAM, 0);
+		if (family == AF_INET) {
+			((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+			inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
+		} else {
+			((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+			inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		}
+		if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, sl) == 0 && listen(fd, 1) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			p = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		if (write(pipefd[1], &p, sizeof(p)) != sizeof(p))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &got, sizeof(got)), sizeof(got));
+	close(pipefd[0]);
+	ck_assert_int_gt(got, 0);
+	*port = got;
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+START_TEST(t_peer_owner)
+{
+	uid_t owner = 12345, me = geteuid();
+	long port;
+	pid_t pid;
+
+	pid = listener(AF_INET, "127.0.0.1", me, &port);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), 0);
+	/* another loopback address on that port: nothing listens there */
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.2", port, me, &owner), -ENOENT);
+	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), -ENOENT);
+	stop(pid);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), -ENOENT);
+	pid = listener(AF_INET6, "::1", me, &port);
+	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), 0);
+	stop(pid);
+	pid = listener(AF_INET6, "::", me, &port); /* dual-stack wildcard */
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), 0);
+	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), 0);
+	stop(pid);
+	pid = listener(AF_INET, "0.0.0.0", me, &port);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.9", port, me, &owner), 0);
+	stop(pid);
+	if (me == 0) {
+		pid = listener(AF_INET, "127.0.0.1", 65534, &port);
+		ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, 0, &owner), -EPERM);
+		ck_assert_int_eq(owner, 65534);
+		/* trusted: the user running the check */
+		ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, 65534, &owner), 0);
+		stop(pid);
+	}
+	ck_assert_int_eq(csms_loopback_listeners("not-an-ip", 80, me, &owner), -EINVAL);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 0, me, &owner), -EINVAL);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 65536, me, &owner), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http");
@@ -254,6 +374,8 @@ int main(void)
 	tcase_add_test(tc, t_proxy_env_ignored);
 	tcase_add_test(tc, t_keylog_refused);
 	tcase_add_test(tc, t_host_untouched);
+	tcase_add_loop_test(tc, t_loopback, 0, sizeof(loopbacks) / sizeof(loopbacks[0]));
+	tcase_add_test(tc, t_peer_owner);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

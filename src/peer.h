@@ -1,0 +1,20 @@
+/* Who runs the server behind a loopback address and port. */
+#ifndef CSMS_PEER_H
+#define CSMS_PEER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* ip (as libcurl gives it: dotted quad or IPv6 text) is 127.0.0.0/8, ::1 or ::ffff:127.x. */
+bool csms_ip_is_loopback(const char *ip);
+
+/*
+ * The TCP sockets listening where a connection to ip:port lands (that address or the
+ * wildcard, IPv4 or dual-stack IPv6), as /proc/net/tcp and /proc/net/tcp6 list them. 0 when
+ * there is one at least and root or `trusted` made each; -EPERM with the first other owner
+ * in *foreign; -ENOENT when none is listed; -EINVAL for a bad address or port; or a
+ * negative errno from reading the tables.
+ */
+int csms_loopback_listeners(const char *ip, long port, uid_t trusted, uid_t *foreign);
+
+#endif
