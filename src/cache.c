@@ -443,7 +443,25 @@ void csms_outage_clear(struct csms_cache *c)
 
 /* ---- the metadata service's credentials ------------------------------------------------ */
 
-#define CREDS_HEAD "pam_csms credentials 1\nmetadata %s\n"
+/* The keys are this boot's: a clone of the disk (an image, a snapshot) or the same disk after
+ * a reboot asks the metadata service afresh rather than sign with another boot's keys. */
+#define CREDS_HEAD "pam_csms credentials 2\nmetadata %s\nboot %s\n"
+#define BOOT_ID_LEN 36
+
+/* The kernel's id of this boot, or "-" when it cannot be read. */
+static void boot_id(char out[BOOT_ID_LEN + 1])
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n = fd >= 0 ? read(fd, out, BOOT_ID_LEN + 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != BOOT_ID_LEN + 1 || out[BOOT_ID_LEN] != '\n' ||
+	    strspn(out, "0123456789abcdef-") != BOOT_ID_LEN)
+		csms_strlcpy(out, "-", BOOT_ID_LEN + 1);
+	else
+		out[BOOT_ID_LEN] = '\0';
+}
 #define CREDS_MAX (CSMS_SECURITY_TOKEN_MAX + 2048)
 
 /* The text after `key ` up to the newline, at most max bytes; *p moves past the newline. */
@@ -466,7 +484,7 @@ static bool take_value(const char **p, const char *end, const char *key, const c
 int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 			 struct csms_credentials *out)
 {
-	char name[NAME_LEN], head[512], err[CSMS_ERRLEN];
+	char name[NAME_LEN], head[512], err[CSMS_ERRLEN], boot[BOOT_ID_LEN + 1];
 	const char *p, *end, *project, *access, *secret, *token;
 	size_t len, pn, an, sn, tn;
 	char *buf = NULL;
@@ -480,7 +498,8 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 	if (csms_file_read_at(c->dirfd, name, CREDS_MAX, CSMS_FILE_SECRET, &buf, &len, err,
 			      sizeof(err)) != 0)
 		return -ENOENT;
-	snprintf(head, sizeof(head), CREDS_HEAD, metadata_url);
+	boot_id(boot);
+	snprintf(head, sizeof(head), CREDS_HEAD, metadata_url, boot);
 	p = buf;
 	end = buf + len;
 	ok = take(&p, end, head) && take(&p, end, "asked ") &&
@@ -524,13 +543,14 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
 			 const struct csms_credentials *in)
 {
-	char name[NAME_LEN], *text;
+	char name[NAME_LEN], *text, boot[BOOT_ID_LEN + 1];
 	size_t cap;
 	int n, rc;
 
 	if (c->dirfd < 0 || !c->writer)
 		return -ENOENT;
 	key_name(name, 'k', metadata_url, "", NULL);
+	boot_id(boot);
 	cap = strlen(metadata_url) + in->security_token_len + in->secret_key_len + 512;
 	text = malloc(cap);
 	if (text == NULL)
@@ -538,7 +558,7 @@ int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
 	n = snprintf(text, cap,
 		     CREDS_HEAD "asked %" PRId64 "\nexpires %" PRId64
 				"\nproject %s\naccess %s\nsecret %s\ntoken %s\n",
-		     metadata_url, in->asked_ms, in->expires_ms,
+		     metadata_url, boot, in->asked_ms, in->expires_ms,
 		     in->project_id[0] ? in->project_id : "-", in->access_key, in->secret_key,
 		     in->security_token);
 	rc = n > 0 && (size_t)n < cap ? write_atomic(c->dirfd, name, text, (size_t)n) : -EINVAL;

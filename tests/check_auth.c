@@ -643,7 +643,8 @@ START_TEST(t_metadata_refresh)
 }
 END_TEST
 
-/* What cache_dir holds is checked like a verdict entry: spoiled or dated ahead is absent. */
+/* What cache_dir holds is checked like a verdict entry: spoiled, dated ahead or from another
+ * boot is absent. */
 START_TEST(t_metadata_kept_file)
 {
 	char *dir = t_scratch(), *args = metadata_args(dir, ""), *file;
@@ -673,6 +674,15 @@ START_TEST(t_metadata_kept_file)
 	before = calls_now();
 	expect(args, "enabled-mdk4", PAM_SUCCESS, "permit", "state");
 	expect_calls(before, 1, 1, 0);
+	/* another boot's keys (a cloned disk, a reboot): absent, asked afresh */
+	rewrite_kept(dir, "boot", "00000000-0000-0000-0000-000000000000");
+	before = calls_now();
+	expect(args, "enabled-mdk5", PAM_SUCCESS, "permit", "state");
+	expect_calls(before, 1, 1, 0);
+	/* ... and this boot's are used again */
+	before = calls_now();
+	expect(args, "enabled-mdk6", PAM_SUCCESS, "permit", "state");
+	expect_calls(before, 0, 0, 0);
 	t_states("");
 	free(args);
 	free(dir);
