@@ -150,12 +150,13 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
 	return rc;
 }
 
-/* Read a cache file with the checks every file gets, and no group or other bits at all. */
-static int read_entry(int dirfd, const char *name, char **buf, size_t *len)
+/* Read a cache file with the checks every file gets, and no group or other bits at all;
+ * which file was read in *st. */
+static int read_entry(int dirfd, const char *name, char **buf, size_t *len, struct stat *st)
 {
 	char err[CSMS_ERRLEN];
 
-	return csms_file_read_at(dirfd, name, ENTRY_MAX, CSMS_FILE_SECRET, buf, len, err,
+	return csms_file_read_at(dirfd, name, ENTRY_MAX, CSMS_FILE_SECRET, buf, len, st, err,
 				 sizeof(err));
 }
 
@@ -228,13 +229,18 @@ static bool parse_answer(const char *p, const char *end, struct csms_answer *a)
  * local time until chrony steps it back, a VM restored from a snapshot). Left in place it
  * would count as fresh once the clock caught up, however long ago CSMS said it: a writer
  * removes it. "Ahead" is against the clock read now, not at the start of the check, so an
- * answer another check wrote meanwhile is not mistaken for one.
+ * answer another check wrote meanwhile is not mistaken for one; nor is a file another check
+ * renamed into place since this one was read (`read` is the file read) removed.
  */
-static bool dated_ahead(const struct csms_cache *c, const char *name, int64_t when_ms)
+static bool dated_ahead(const struct csms_cache *c, const char *name, int64_t when_ms,
+			const struct stat *read)
 {
+	struct stat now;
+
 	if (when_ms <= csms_wall_ms())
 		return false;
-	if (c->writer)
+	if (c->writer && fstatat(c->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now.st_dev == read->st_dev && now.st_ino == read->st_ino)
 		(void)unlinkat(c->dirfd, name, 0);
 	return true;
 }
@@ -247,17 +253,18 @@ static int get_named(const struct csms_cache *c, const char *name, const char *s
 	char *buf;
 	size_t len;
 	const char *p, *end;
+	struct stat st;
 	bool ok;
 
 	memset(e, 0, sizeof(*e));
-	if (read_entry(c->dirfd, name, &buf, &len) != 0)
+	if (read_entry(c->dirfd, name, &buf, &len, &st) != 0)
 		return -ENOENT;
 	snprintf(head, sizeof(head), VERDICT_HEAD, c->endpoint, c->project, secret);
 	p = buf;
 	end = buf + len;
 	ok = take(&p, end, head) && take_number(&p, end, &e->time_ms) && e->time_ms > 0 &&
 	     take(&p, end, "answer ") && parse_answer(p, end, &e->answer) &&
-	     !dated_ahead(c, name, e->time_ms);
+	     !dated_ahead(c, name, e->time_ms, &st);
 	free(buf);
 	if (!ok) {
 		memset(e, 0, sizeof(*e));
@@ -351,9 +358,10 @@ static bool outage_get(const struct csms_cache *c, struct csms_outage *o)
 	char *buf;
 	size_t len;
 	const char *p, *end;
+	struct stat st;
 	bool ok;
 
-	if (read_entry(c->dirfd, c->scope, &buf, &len) != 0)
+	if (read_entry(c->dirfd, c->scope, &buf, &len, &st) != 0)
 		return false;
 	snprintf(head, sizeof(head), OUTAGE_HEAD, c->endpoint, c->project);
 	p = buf;
@@ -364,7 +372,7 @@ static bool outage_get(const struct csms_cache *c, struct csms_outage *o)
 	     o->window_ms <= WINDOW_MAX_MS &&
 	     /* opened after now: the clock stepped back; it would hold the network off (and
 	      * let fail_mode=open in) for as long as the step */
-	     !dated_ahead(c, c->scope, o->until_ms - o->window_ms);
+	     !dated_ahead(c, c->scope, o->until_ms - o->window_ms, &st);
 	free(buf);
 	return ok;
 }
@@ -488,6 +496,7 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 	const char *p, *end, *project, *access, *secret, *token;
 	size_t len, pn, an, sn, tn;
 	char *buf = NULL;
+	struct stat st;
 	bool ok;
 
 	memset(out, 0, sizeof(*out));
@@ -495,7 +504,7 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 	if (c->dirfd < 0)
 		return -ENOENT;
 	key_name(name, 'k', metadata_url, "", NULL);
-	if (csms_file_read_at(c->dirfd, name, CREDS_MAX, CSMS_FILE_SECRET, &buf, &len, err,
+	if (csms_file_read_at(c->dirfd, name, CREDS_MAX, CSMS_FILE_SECRET, &buf, &len, &st, err,
 			      sizeof(err)) != 0)
 		return -ENOENT;
 	boot_id(boot);
@@ -512,7 +521,7 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 	     csms_printable_valid(secret, sn, CSMS_SECRET_KEY_MAX) &&
 	     take_value(&p, end, "token", &token, &tn, CSMS_SECURITY_TOKEN_MAX) &&
 	     csms_printable_valid(token, tn, CSMS_SECURITY_TOKEN_MAX) && p == end &&
-	     !dated_ahead(c, name, out->asked_ms);
+	     !dated_ahead(c, name, out->asked_ms, &st);
 	if (ok && !(pn == 1 && project[0] == '-')) {
 		ok = strspn(project,
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >=

@@ -142,7 +142,7 @@ static int open_checked_path(const char *path, int oflags, mode_t mkdir_mode, ch
 }
 
 static int read_checked(int fd, const char *path, size_t max, unsigned flags, char **out,
-			size_t *outlen, char *err, size_t errlen);
+			size_t *outlen, struct stat *st, char *err, size_t errlen);
 
 int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
 		   char *err, size_t errlen)
@@ -160,11 +160,11 @@ int csms_file_read(const char *path, size_t max, unsigned flags, char **out, siz
 			       err, errlen);
 	if (fd < 0)
 		return fd;
-	return read_checked(fd, path, max, flags, out, outlen, err, errlen);
+	return read_checked(fd, path, max, flags, out, outlen, NULL, err, errlen);
 }
 
 int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, char **out,
-		      size_t *outlen, char *err, size_t errlen)
+		      size_t *outlen, struct stat *st, char *err, size_t errlen)
 {
 	int fd;
 
@@ -173,12 +173,13 @@ int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, c
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return open_error(name, errno, err, errlen);
-	return read_checked(fd, name, max, flags, out, outlen, err, errlen);
+	return read_checked(fd, name, max, flags, out, outlen, st, err, errlen);
 }
 
-/* The checks and the read behind csms_file_read; closes fd. */
+/* The checks and the read behind csms_file_read; closes fd. The file's stat in *st_out when
+ * that is not NULL. */
 static int read_checked(int fd, const char *path, size_t max, unsigned flags, char **out,
-			size_t *outlen, char *err, size_t errlen)
+			size_t *outlen, struct stat *st_out, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -260,6 +261,8 @@ static int read_checked(int fd, const char *path, size_t max, unsigned flags, ch
 	*out = buf;
 	*outlen = len;
 	buf = NULL;
+	if (st_out != NULL)
+		*st_out = st;
 	rc = 0;
 out:
 	if (buf != NULL) {

@@ -3,6 +3,7 @@
 #define CSMS_SAFEFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* The file holds a secret: no group or other permission bits and a single link. */
@@ -18,9 +19,10 @@
 int csms_file_read(const char *path, size_t max, unsigned flags, char **out, size_t *outlen,
 		   char *err, size_t errlen);
 
-/* The same, for `name` in the directory dirfd (not followed if a symbolic link). */
+/* The same, for `name` in the directory dirfd (not followed if a symbolic link); the file
+ * read, when st is not NULL, in *st. */
 int csms_file_read_at(int dirfd, const char *name, size_t max, unsigned flags, char **out,
-		      size_t *outlen, char *err, size_t errlen);
+		      size_t *outlen, struct stat *st, char *err, size_t errlen);
 
 /*
  * The CA trust for the endpoint: the bundle `ca_file` (read like any other file, at most
