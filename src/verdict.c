@@ -238,7 +238,8 @@ static struct json_object *json_bytes(const char *s, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t k = csms_utf8_seq(s + i, n - i);
 
-		if (k == 0) {
+		/* a backslash too, so that \xHH always means a byte and never the text */
+		if (k == 0 || s[i] == '\\') {
 			buf[o_len++] = '\\';
 			buf[o_len++] = 'x';
 			buf[o_len++] = hex[(unsigned char)s[i] >> 4];

@@ -183,7 +183,10 @@ START_TEST(t_json_not_utf8)
 		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* above U+10FFFF */
 		{ "\xe2\x82", "\\xe2\\x82" },                   /* cut short */
 		{ "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91", "\xd0\xb0\xe2\x82\xac\xf0\x9f\x94\x91" },
-		{ "a\"b\\c\n", "a\"b\\c\n" },
+		{ "a\"b\nc", "a\"b\nc" },
+		/* a backslash is \x5c, so the text \xff is not the byte 0xff */
+		{ "a\\c", "a\\x5cc" },
+		{ "\\xff", "\\x5cxff" },
 	};
 	struct csms_verdict v;
 
