@@ -104,8 +104,18 @@ states ahead-cc=ENABLED
 out=$(faketime -f +28800 "$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" \
 	-o cache_ttl=15m ahead-cc 2>&1) && [ -f "$(entry ahead-cc)" ] && ok || bad "csms-check at +8h: $out"
 states ahead-cc=DISABLED
+before=$(date +%s%3N)
 out=$("$check" -c "$dir/pam_csms.conf" -o cache_dir="$dir/cache" -o cache_ttl=15m ahead-cc 2>&1)
 if [ $? = 1 ] && printf '%s\n' "$out" | grep -q 'source=api'; then ok; else bad "csms-check now: $out"; fi
+# ... and the entry now there is the answer just given, dated now, not the one from +8 h
+f=$(entry ahead-cc)
+t=$(sed -n 's/^time //p' "$f" 2>/dev/null)
+a=$(sed -n 's/^answer //p' "$f" 2>/dev/null)
+if [ -n "$t" ] && [ "$t" -ge "$before" ] && [ "$t" -le "$(date +%s%3N)" ] && [ "$a" = "state 44495341424c4544" ]; then # DISABLED in hex
+	ok
+else
+	bad "the entry after csms-check now: time ${t:-none} (checked from $before), answer ${a:-none}"
+fi
 rm -f "$CSMS_STANDIN_STATES"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
