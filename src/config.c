@@ -1069,6 +1069,14 @@ bool csms_config_keeps_state(const struct csms_config *cfg)
 	return cfg->cache_ttl_ms > 0 || cfg->offline_grace_ms > 0 || cfg->cache_dir != NULL;
 }
 
+bool csms_config_needs_group(const struct csms_config *cfg)
+{
+	for (size_t i = 0; i < cfg->secrets.n; i++)
+		if (csms_secret_template_has_group(cfg->secrets.items[i]))
+			return true;
+	return false;
+}
+
 const char *csms_config_cache_dir(const struct csms_config *cfg)
 {
 	return cfg->cache_dir != NULL ? cfg->cache_dir : CSMS_DEFAULT_CACHE_DIR;

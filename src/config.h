@@ -83,6 +83,9 @@ int csms_bool_parse(const char *s, bool *out);
  * asked for (cache_ttl, offline_grace or cache_dir set); otherwise every check asks CSMS. */
 bool csms_config_keeps_state(const struct csms_config *cfg);
 
+/* Whether a secret template has %g: only then is the user's primary group looked up. */
+bool csms_config_needs_group(const struct csms_config *cfg);
+
 /* The CA bundle to read: ca_file, else the system's unless ca_path is given (then NULL). */
 const char *csms_config_ca_file(const struct csms_config *cfg);
 

@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 
 		if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0)
 			pwp = NULL;
-		if (pwp == NULL || getgrgid_r(pw.pw_gid, &gr, grbuf, sizeof(grbuf), &grp) != 0)
+		if (pwp == NULL || !csms_config_needs_group(&cfg) ||
+		    getgrgid_r(pw.pw_gid, &gr, grbuf, sizeof(grbuf), &grp) != 0)
 			grp = NULL;
 		rq = (struct csms_request){
 			.cfg = &cfg,

@@ -108,7 +108,11 @@ static int run_check(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		v.ms = csms_now_ms() - start;
 	} else {
 		const struct passwd *pw = user ? pam_modutil_getpwnam(pamh, user) : NULL;
-		const struct group *gr = pw ? pam_modutil_getgrgid(pamh, pw->pw_gid) : NULL;
+		/* NSS is asked for the group only when a template needs it: a cache hit pays
+		 * one lookup, not two */
+		const struct group *gr = pw && csms_config_needs_group(&cfg)
+						 ? pam_modutil_getgrgid(pamh, pw->pw_gid)
+						 : NULL;
 
 		short_hostname(host, sizeof(host));
 		rq = (struct csms_request){

@@ -55,7 +55,7 @@ bool csms_secret_name_valid(const char *name, size_t len)
 	return !only_dots;
 }
 
-static bool has_group(const char *tmpl)
+bool csms_secret_template_has_group(const char *tmpl)
 {
 	for (const char *p = tmpl; *p; p++) {
 		if (*p == '%') {
@@ -118,7 +118,7 @@ int csms_secret_name_expand(const char *tmpl, const struct csms_name_parts *part
 	}
 	out[len] = '\0';
 	/* no group name: no name at all (out shows it without one, for the log) */
-	if (parts->group == NULL && has_group(tmpl))
+	if (parts->group == NULL && csms_secret_template_has_group(tmpl))
 		return -ENOENT;
 	if (cut || !csms_secret_name_valid(out, len))
 		return -EINVAL;

@@ -15,6 +15,9 @@
 /* 0 when the template only has known escapes and literal [A-Za-z0-9._-]; else -EINVAL. */
 int csms_secret_template_check(const char *tmpl, char *err, size_t errlen);
 
+/* Whether tmpl has %g (the account database is asked for the group only then). */
+bool csms_secret_template_has_group(const char *tmpl);
+
 /* [A-Za-z0-9._-]{1,64} and not only dots: the names the API accepts and we may put in a URL. */
 bool csms_secret_name_valid(const char *name, size_t len);
 
