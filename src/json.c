@@ -124,45 +124,104 @@ static bool hex4(const char *p, unsigned *out)
 	return true;
 }
 
-/* The \u escape at c->p (one, or a surrogate pair as two) as UTF-8 into out; its length. */
-static size_t unicode_escape(struct cursor *c, bool name, unsigned char out[4])
+/* One string's decoded bytes as they are summed: into the document, its length, and a
+ * member's name (name != NULL) as well. */
+struct text {
+	struct cursor *c;
+	uint64_t *name;
+	uint64_t n;
+	unsigned pending; /* json-c's held "high surrogate", see put_code */
+};
+
+static void put(struct text *t, const void *bytes, size_t len)
 {
+	t->c->sum = fnv(t->c->sum, bytes, len);
+	if (t->name != NULL)
+		*t->name = fnv(*t->name, bytes, len);
+	t->n += len;
+}
+
+static void put_replacement(struct text *t)
+{
+	static const unsigned char fffd[3] = { 0xef, 0xbf, 0xbd };
+
+	put(t, fffd, sizeof(fffd));
+}
+
+/*
+ * What json-c 0.16 appends for a decoded \u code (json_tokener.c, escape_unicode), quirks
+ * included: it tests for surrogates on the low 16 bits only, after it has decoded a pair
+ * too. So a pair whose code point ends in DC00-DFFF (U+1DC00, say) becomes U+FFFD, and one
+ * that ends in D800-DBFF (U+2D800, CJK extension F) is held as if it were a high surrogate:
+ * U+FFFD when the next character is anything but a \u escape (put_held).
+ */
+static void put_code(struct text *t, unsigned u)
+{
+	unsigned char b[4];
+
+	if (u < 0x80) {
+		b[0] = (unsigned char)u;
+		put(t, b, 1);
+	} else if (u < 0x800) {
+		b[0] = (unsigned char)(0xc0 | u >> 6);
+		b[1] = (unsigned char)(0x80 | (u & 0x3f));
+		put(t, b, 2);
+	} else if ((u & 0xfc00) == 0xd800) {
+		t->pending = u;
+	} else if ((u & 0xfc00) == 0xdc00 || u >= 0x110000) {
+		put_replacement(t);
+	} else if (u < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | u >> 12);
+		b[1] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (u & 0x3f));
+		put(t, b, 3);
+	} else {
+		b[0] = (unsigned char)(0xf0 | u >> 18);
+		b[1] = (unsigned char)(0x80 | (u >> 12 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+		b[3] = (unsigned char)(0x80 | (u & 0x3f));
+		put(t, b, 4);
+	}
+}
+
+/* The held code meets a character that is not a \u escape: json-c puts U+FFFD for it. */
+static void put_held(struct text *t)
+{
+	if (t->pending != 0) {
+		put_replacement(t);
+		t->pending = 0;
+	}
+}
+
+/* The \u escape at c->p: one, or a surrogate pair as two. Lone surrogates are refused
+ * (json-c would put U+FFFD), and so is \u0000 in a member's name (json-c cuts names at
+ * NUL). */
+static bool unicode_escape(struct text *t)
+{
+	struct cursor *c = t->c;
 	unsigned u, lo;
 
 	if (c->end - c->p < 6 || !hex4(c->p + 2, &u))
-		return fail(c, "malformed \\u escape"), 0;
-	if (u >= 0xdc00 && u <= 0xdfff)
-		return fail(c, "lone UTF-16 surrogate in a \\u escape"), 0;
-	if (u >= 0xd800 && u <= 0xdbff) {
+		return fail(c, "malformed \\u escape");
+	if ((u & 0xfc00) == 0xdc00)
+		return fail(c, "lone UTF-16 surrogate in a \\u escape");
+	if (t->pending != 0) {
+		/* json-c would pair the held code with a low surrogate; anything else is U+FFFD
+		 * for it, then this escape as it comes */
+		put_held(t);
+	}
+	if ((u & 0xfc00) == 0xd800) {
 		if (c->end - c->p < 12 || c->p[6] != '\\' || c->p[7] != 'u' ||
-		    !hex4(c->p + 8, &lo) || lo < 0xdc00 || lo > 0xdfff)
-			return fail(c, "lone UTF-16 surrogate in a \\u escape"), 0;
-		u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+		    !hex4(c->p + 8, &lo) || (lo & 0xfc00) != 0xdc00)
+			return fail(c, "lone UTF-16 surrogate in a \\u escape");
+		u = ((u & 0x3ff) << 10) + (lo & 0x3ff) + 0x10000;
 		c->p += 6;
 	}
-	if (u == 0 && name)
-		return fail(c, "\\u0000 in an object key"), 0;
+	if (u == 0 && t->name != NULL)
+		return fail(c, "\\u0000 in an object key");
 	c->p += 6;
-	if (u < 0x80) {
-		out[0] = (unsigned char)u;
-		return 1;
-	}
-	if (u < 0x800) {
-		out[0] = (unsigned char)(0xc0 | u >> 6);
-		out[1] = (unsigned char)(0x80 | (u & 0x3f));
-		return 2;
-	}
-	if (u < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | u >> 12);
-		out[1] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
-		out[2] = (unsigned char)(0x80 | (u & 0x3f));
-		return 3;
-	}
-	out[0] = (unsigned char)(0xf0 | u >> 18);
-	out[1] = (unsigned char)(0x80 | (u >> 12 & 0x3f));
-	out[2] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
-	out[3] = (unsigned char)(0x80 | (u & 0x3f));
-	return 4;
+	put_code(t, u);
+	return true;
 }
 
 /* A string at c->p, summed as decoded; a member's name (name != NULL) is hashed into *name
@@ -170,17 +229,17 @@ static size_t unicode_escape(struct cursor *c, bool name, unsigned char out[4])
 static bool string(struct cursor *c, uint64_t *name)
 {
 	static const char escapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
-	uint64_t n = 0;
+	struct text t = { .c = c, .name = name };
 
 	c->p++; /* the opening quote */
 	while (c->p < c->end) {
-		unsigned char ch = (unsigned char)*c->p, buf[4];
-		const void *bytes = buf;
+		unsigned char ch = (unsigned char)*c->p;
 		size_t len;
 
 		if (ch == '"') {
+			put_held(&t);
 			c->p++;
-			c->sum = string_end(c->sum, n);
+			c->sum = string_end(c->sum, t.n);
 			return true;
 		}
 		if (ch < 0x20)
@@ -190,30 +249,27 @@ static bool string(struct cursor *c, uint64_t *name)
 
 			if (c->end - c->p < 2)
 				break;
+			if (c->p[1] == 'u') {
+				if (!unicode_escape(&t))
+					return false;
+				continue;
+			}
 			for (size_t i = 0; i < sizeof(escapes) - 1; i += 2)
 				if (escapes[i] == c->p[1])
 					e = &escapes[i + 1];
-			if (c->p[1] == 'u') {
-				if ((len = unicode_escape(c, name != NULL, buf)) == 0)
-					return false;
-			} else if (e != NULL) {
-				bytes = e;
-				len = 1;
-				c->p += 2;
-			} else {
+			if (e == NULL)
 				return fail(c, "unknown escape in a string");
-			}
-		} else {
-			len = csms_utf8_seq(c->p, (size_t)(c->end - c->p));
-			if (len == 0)
-				return fail(c, "invalid UTF-8 in a string");
-			bytes = c->p;
-			c->p += len;
+			put_held(&t);
+			put(&t, e, 1);
+			c->p += 2;
+			continue;
 		}
-		c->sum = fnv(c->sum, bytes, len);
-		if (name != NULL)
-			*name = fnv(*name, bytes, len);
-		n += len;
+		len = csms_utf8_seq(c->p, (size_t)(c->end - c->p));
+		if (len == 0)
+			return fail(c, "invalid UTF-8 in a string");
+		put_held(&t);
+		put(&t, c->p, len);
+		c->p += len;
 	}
 	return fail(c, "cut short");
 }

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,32 @@ START_TEST(t_answer_enabled)
 END_TEST
 
 /* src/json.c on its own: RFC 8259 values in, everything else out, whatever json-c takes. */
+/* Every surrogate pair, escaped, with what may follow it: json-c 0.16 tests the pair's code
+ * point for surrogates again on its low 16 bits (U+1D800, U+2D800, ... are held as a "high
+ * surrogate", U+1DC00 ... become U+FFFD), and src/json.c must sum what json-c keeps, or a
+ * valid reply reads as memory running out. As a key too, one per object. */
+START_TEST(t_surrogate_pairs)
+{
+	static const char *const after[] = {
+		"", "x", "\\n", "\\u0041", "\\ud800\\udc00", "\\u00e9"
+	};
+	char text[128], err[CSMS_ERRLEN];
+	struct json_object *o;
+
+	for (unsigned hi = 0xd800; hi <= 0xdbff; hi++)
+		for (unsigned lo = 0xdc00; lo <= 0xdfff; lo += 0x3ff)
+			for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+				snprintf(text, sizeof(text),
+					 "{\"\\u%04x\\u%04x%s\":\"\\u%04x\\u%04x%s\"}", hi, lo,
+					 after[k], hi, lo, after[k]);
+				ck_assert_msg(csms_json_parse_object(text, strlen(text), &o, err,
+								     sizeof(err)) == 0,
+					      "%s: %s", text, err);
+				json_object_put(o);
+			}
+}
+END_TEST
+
 START_TEST(t_json_check)
 {
 	static const struct {
@@ -371,6 +398,7 @@ int main(void)
 	tcase_add_loop_test(tc, t_content_type, 0, sizeof(types) / sizeof(types[0]));
 	tcase_add_test(tc, t_size_cap);
 	tcase_add_test(tc, t_depth);
+	tcase_add_test(tc, t_surrogate_pairs);
 	tcase_add_test(tc, t_metadata);
 	tcase_add_test(tc, t_answer_enabled);
 	tcase_add_test(tc, t_json_check);
