@@ -26,8 +26,9 @@
  * one check asks the service and the others wait for its answer, within the deadline. A
  * setuid caller's cache (a reader) is read but never written. Returns 0; -ENOMEM; for the
  * token and credentials files their error (a local fault); for the metadata service
- * -EIO, -EACCES or -EBADMSG (csms_metadata_fetch: the instance cannot reach its keys), or
- * -EPERM (SSLKEYLOGFILE) and -ELIBACC (libcurl) when nothing could be asked. The
+ * -EIO, -EACCES or -EBADMSG (csms_metadata_fetch: the instance cannot reach its keys),
+ * -EADDRINUSE (its loopback port held by another user), or -EPERM (SSLKEYLOGFILE) and
+ * -ELIBACC (libcurl) when nothing could be asked. The
  * cause is in err; c->source says where they came from.
  */
 int csms_credentials_get(const struct csms_config *cfg, const struct csms_cache *cache,

@@ -339,7 +339,8 @@ static void unanswered(const struct csms_config *cfg, const struct csms_cache_en
 /* The credentials could not be had: a file is a local fault (an error); the metadata
  * service is the instance not reaching its keys, which fail_mode decides like CSMS not
  * answering, unless it was not asked at all: under SSLKEYLOGFILE (refused, as ShowSecret
- * would be: *refused) or with no usable libcurl (an error of this host). */
+ * would be: *refused), with no usable libcurl (an error of this host), or with its
+ * loopback port held by another user (unavailable, never fail_open). */
 static void credentials_failed(const struct csms_config *cfg, int rc, struct csms_secret_result *s,
 			       bool *refused)
 {
@@ -354,6 +355,11 @@ static void credentials_failed(const struct csms_config *cfg, int rc, struct csm
 		s->decision = CSMS_DECISION_UNAVAILABLE;
 		s->reason = CSMS_REASON_TLS;
 		*refused = true;
+	} else if (cfg->auth == CSMS_AUTH_METADATA && rc == -EADDRINUSE) {
+		/* a loopback service's port held by another user: whoever can bind a port must
+		 * not be able to open the door (fail_mode=open) */
+		s->decision = CSMS_DECISION_UNAVAILABLE;
+		s->reason = CSMS_REASON_CREDENTIALS;
 	} else if (cfg->auth == CSMS_AUTH_METADATA) {
 		cannot_answer(cfg, s, CSMS_REASON_CREDENTIALS);
 	} else {

@@ -331,8 +331,8 @@ static enum csms_http_result classify(CURLcode cc, const struct transfer *t)
  * this process's euid. Any user may bind a free loopback port, and one who got there first
  * must not hand out keys (and, with project_id left to the service, a project of their own).
  */
-static int on_connected(void *userdata, char *peer_ip, char *local_ip UNUSED, int peer_port,
-			int local_port UNUSED)
+static int on_connected(void *userdata, char *peer_ip, char *local_ip, int peer_port,
+			int local_port)
 {
 	struct transfer *t = userdata;
 	uid_t owner = 0;
@@ -340,7 +340,7 @@ static int on_connected(void *userdata, char *peer_ip, char *local_ip UNUSED, in
 
 	if (!csms_ip_is_loopback(peer_ip))
 		return CURL_PREREQFUNC_OK;
-	rc = csms_loopback_listeners(peer_ip, peer_port, geteuid(), &owner);
+	rc = csms_loopback_listeners(peer_ip, peer_port, local_ip, local_port, geteuid(), &owner);
 	if (rc == 0)
 		return CURL_PREREQFUNC_OK;
 	if (rc == -EPERM)

@@ -242,7 +242,8 @@ static int failed(struct fetch *f, const char *what, const struct csms_http_resp
 	if (resp->result != CSMS_HTTP_OK) {
 		csms_errf(f->err, f->errlen, "metadata service %s: %s: %s", f->cfg->metadata_url,
 			  what, resp->detail);
-		return -EIO;
+		/* another user holding the port is not the service failing: never fail_open */
+		return resp->result == CSMS_HTTP_PEER ? -EADDRINUSE : -EIO;
 	}
 	if (resp->status == 401 && resp->body != NULL &&
 	    strstr(resp->body, CSMS_METADATA_NO_AGENCY) != NULL) {

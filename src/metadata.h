@@ -22,8 +22,10 @@
  * filled (kind metadata, asked now); -ENOMEM; -EACCES when no agency is bound to the
  * instance; -EBADMSG for a malformed reply; -EIO for anything else (unreachable, a timeout,
  * an unexpected status), the cause in err. Nothing is asked, as for ShowSecret, when
- * SSLKEYLOGFILE is set (-EPERM) or libcurl cannot be loaded or started (-ELIBACC). A timeout of the token step is a failure, as in
- * the SDKs; 404, 405 and 503 there mean "no token", and the calls go on without one.
+ * SSLKEYLOGFILE is set (-EPERM) or libcurl cannot be loaded or started (-ELIBACC), nor when
+ * the service is on a loopback port another user holds (-EADDRINUSE, src/peer.c). A
+ * timeout of the token step is a failure, as in the SDKs; 404, 405 and 503 there mean "no
+ * token", and the calls go on without one.
  */
 int csms_metadata_fetch(const struct csms_config *cfg, bool want_project, const char *ca,
 			size_t ca_len, int64_t deadline_ms, struct csms_credentials *c, char *err,

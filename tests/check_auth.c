@@ -491,8 +491,10 @@ START_TEST(t_metadata_foreign_owner)
 	close(ready[1]);
 	close(seen[1]);
 	ck_assert_int_eq(read(ready[0], &port, sizeof(port)), sizeof(port));
+	/* fail_mode=open: whoever can bind a port must not be able to open the door */
 	if (asprintf(&more,
-		     "auth = metadata\nmetadata_url = http://127.0.0.1:%d\ncache_dir = %s/c\n",
+		     "auth = metadata\nmetadata_url = http://127.0.0.1:%d\ncache_dir = %s/c\n"
+		     "fail_mode = open\n",
 		     port, dir) < 0)
 		abort();
 	args = t_conf_args(dir, more, "");

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,22 +272,20 @@ START_TEST(t_loopback)
 }
 END_TEST
 
-/* The listeners where a loopback connection lands: this process's, on IPv4, IPv6 and the
- * wildcard (an IPv4 address finds a dual-stack [::] listener); another user's is named; a
- * port nobody listens on is not found. */
-static pid_t listener(int family, const char *ip, uid_t as, long *port)
+/* A listener on ip:*port (0: any port, then set) made in a child that is `as` (when root),
+ * kept listening there by pause(); IPv6 dual-stack unless v6only. */
+static pid_t listener(int family, const char *ip, uid_t as, bool v6only, long *port)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	int pipefd[2], got;
 	pid_t pid;
 
-	/* made in a child that is `as` (when root), kept listening there by pause() */
 	ck_assert_int_eq(pipe(pipefd), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int p = -1, off = 0, fd;
+		int p = -1, only = v6only, fd;
 
 		/* the socket is made after dropping to `as`: it is theirs */
 		if (as != geteuid() && (setgid(as) != 0 || setuid(as) != 0))
@@ -294,13 +293,15 @@ static pid_t listener(int family, const char *ip, uid_t as, long *port)
 		fd = socket(family, SOCK_STREAM, 0);
 		if (family == AF_INET) {
 			((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)*port);
 			inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
 		} else {
 			((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*port);
 			inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only));
 		}
-		if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, sl) == 0 && listen(fd, 1) == 0 &&
+		if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, sl) == 0 && listen(fd, 4) == 0 &&
 		    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 			p = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 						    : ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -312,7 +313,7 @@ static pid_t listener(int family, const char *ip, uid_t as, long *port)
 	close(pipefd[1]);
 	ck_assert_int_eq(read(pipefd[0], &got, sizeof(got)), sizeof(got));
 	close(pipefd[0]);
-	ck_assert_int_gt(got, 0);
+	ck_assert_msg(got > 0, "cannot listen on %s port %ld", ip, *port);
 	*port = got;
 	return pid;
 }
@@ -323,40 +324,110 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* Connect to ip:port as a client would and ask who listens there: the lookup's result, or
+ * -ECONNREFUSED. */
+static int probe(const char *ip, long port, uid_t trusted, uid_t *owner)
+{
+	struct sockaddr_storage ss = { 0 }, me = { 0 };
+	bool v4 = strchr(ip, ':') == NULL;
+	socklen_t sl = v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6),
+		  ml = sizeof(me);
+	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM, 0), rc;
+	char local[64];
+	long local_port;
+
+	ck_assert_int_ge(fd, 0);
+	if (v4) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
+	} else {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
+	if (v4) {
+		struct sockaddr_in a;
+
+		memcpy(&a, &me, sizeof(a));
+		inet_ntop(AF_INET, &a.sin_addr, local, sizeof(local));
+		local_port = ntohs(a.sin_port);
+	} else {
+		struct sockaddr_in6 a;
+
+		memcpy(&a, &me, sizeof(a));
+		inet_ntop(AF_INET6, &a.sin6_addr, local, sizeof(local));
+		local_port = ntohs(a.sin6_port);
+	}
+	rc = csms_loopback_listeners(ip, port, local, local_port, trusted, owner);
+	close(fd);
+	return rc;
+}
+
+/* Who listens where a loopback connection lands: this process, on IPv4, IPv6, a dual-stack
+ * [::] (the connection then listed in tcp6) and 0.0.0.0; as root, another user's listener
+ * is named, an IPv6-only [::] of another user on the same port as ours is no candidate for
+ * IPv4, and another user's [::ffff:0.0.0.0] is. */
 START_TEST(t_peer_owner)
 {
 	uid_t owner = 12345, me = geteuid();
-	long port;
-	pid_t pid;
+	long port = 0, p2;
+	pid_t pid, pid2;
 
-	pid = listener(AF_INET, "127.0.0.1", me, &port);
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), 0);
-	/* another loopback address on that port: nothing listens there */
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.2", port, me, &owner), -ENOENT);
-	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), -ENOENT);
+	pid = listener(AF_INET, "127.0.0.1", me, false, &port);
+	ck_assert_int_eq(probe("127.0.0.1", port, me, &owner), 0);
+	ck_assert_int_eq(probe("127.0.0.2", port, me, &owner), -ECONNREFUSED);
+	/* not a connection of ours: nothing to look up */
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, "127.0.0.1", 1, me, &owner),
+			 -ENOENT);
 	stop(pid);
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), -ENOENT);
-	pid = listener(AF_INET6, "::1", me, &port);
-	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), 0);
+	port = 0;
+	pid = listener(AF_INET6, "::1", me, true, &port);
+	ck_assert_int_eq(probe("::1", port, me, &owner), 0);
 	stop(pid);
-	pid = listener(AF_INET6, "::", me, &port); /* dual-stack wildcard */
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, me, &owner), 0);
-	ck_assert_int_eq(csms_loopback_listeners("::1", port, me, &owner), 0);
+	port = 0;
+	pid = listener(AF_INET6, "::", me, false, &port);
+	ck_assert_int_eq(probe("127.0.0.1", port, me, &owner), 0);
+	ck_assert_int_eq(probe("::1", port, me, &owner), 0);
 	stop(pid);
-	pid = listener(AF_INET, "0.0.0.0", me, &port);
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.9", port, me, &owner), 0);
+	port = 0;
+	pid = listener(AF_INET, "0.0.0.0", me, false, &port);
+	ck_assert_int_eq(probe("127.0.0.9", port, me, &owner), 0);
 	stop(pid);
 	if (me == 0) {
-		pid = listener(AF_INET, "127.0.0.1", 65534, &port);
-		ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, 0, &owner), -EPERM);
+		port = 0;
+		pid = listener(AF_INET, "127.0.0.1", 65534, false, &port);
+		ck_assert_int_eq(probe("127.0.0.1", port, 0, &owner), -EPERM);
 		ck_assert_int_eq(owner, 65534);
 		/* trusted: the user running the check */
-		ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", port, 65534, &owner), 0);
+		ck_assert_int_eq(probe("127.0.0.1", port, 65534, &owner), 0);
+		stop(pid);
+		/* ours on 127.0.0.1, another user's IPv6-only [::] on the same port */
+		port = 0;
+		pid = listener(AF_INET, "127.0.0.1", 0, false, &port);
+		p2 = port;
+		pid2 = listener(AF_INET6, "::", 65534, true, &p2);
+		ck_assert_int_eq(probe("127.0.0.1", port, 0, &owner), 0);
+		ck_assert_int_eq(probe("::1", port, 0, &owner), -EPERM);
+		stop(pid2);
+		stop(pid);
+		/* another user's [::ffff:0.0.0.0] takes IPv4 connections */
+		port = 0;
+		pid = listener(AF_INET6, "::ffff:0.0.0.0", 65534, false, &port);
+		ck_assert_int_eq(probe("127.0.0.1", port, 0, &owner), -EPERM);
 		stop(pid);
 	}
-	ck_assert_int_eq(csms_loopback_listeners("not-an-ip", 80, me, &owner), -EINVAL);
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 0, me, &owner), -EINVAL);
-	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 65536, me, &owner), -EINVAL);
+	ck_assert_int_eq(csms_loopback_listeners("not-an-ip", 80, "127.0.0.1", 80, me, &owner),
+			 -EINVAL);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 0, "127.0.0.1", 80, me, &owner),
+			 -EINVAL);
+	ck_assert_int_eq(csms_loopback_listeners("127.0.0.1", 80, "127.0.0.1", 65536, me, &owner),
+			 -EINVAL);
 }
 END_TEST
 
