@@ -224,6 +224,17 @@ static bool parse_answer(const char *p, const char *end, struct csms_answer *a)
 	return a->state_len > 0 && p + 1 == end && *p == '\n';
 }
 
+/* Remove `name` (a writer only) while it is still the file that was read (`read`): not one
+ * another check renamed into place meanwhile. */
+static void unlink_if_same(const struct csms_cache *c, const char *name, const struct stat *read)
+{
+	struct stat now;
+
+	if (c->writer && fstatat(c->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now.st_dev == read->st_dev && now.st_ino == read->st_ino)
+		(void)unlinkat(c->dirfd, name, 0);
+}
+
 /*
  * A file dated ahead of the wall clock was written while the clock was ahead (an RTC in
  * local time until chrony steps it back, a VM restored from a snapshot). Left in place it
@@ -235,13 +246,9 @@ static bool parse_answer(const char *p, const char *end, struct csms_answer *a)
 static bool dated_ahead(const struct csms_cache *c, const char *name, int64_t when_ms,
 			const struct stat *read)
 {
-	struct stat now;
-
 	if (when_ms <= csms_wall_ms())
 		return false;
-	if (c->writer && fstatat(c->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    now.st_dev == read->st_dev && now.st_ino == read->st_ino)
-		(void)unlinkat(c->dirfd, name, 0);
+	unlink_if_same(c, name, read);
 	return true;
 }
 
@@ -489,10 +496,11 @@ static bool take_value(const char **p, const char *end, const char *key, const c
 	return true;
 }
 
-int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
-			 struct csms_credentials *out)
+/* csms_cache_creds_get, with the file read in *st and its name in name */
+static int creds_read(const struct csms_cache *c, const char *metadata_url,
+		      struct csms_credentials *out, char name[NAME_LEN], struct stat *st_out)
 {
-	char name[NAME_LEN], head[512], err[CSMS_ERRLEN], boot[BOOT_ID_LEN + 1];
+	char head[512], err[CSMS_ERRLEN], boot[BOOT_ID_LEN + 1];
 	const char *p, *end, *project, *access, *secret, *token;
 	size_t len, pn, an, sn, tn;
 	char *buf = NULL;
@@ -546,7 +554,17 @@ int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 	}
 	csms_errf(out->source, sizeof(out->source), "the metadata service %s, kept in cache_dir",
 		  metadata_url);
+	*st_out = st;
 	return 0;
+}
+
+int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
+			 struct csms_credentials *out)
+{
+	char name[NAME_LEN];
+	struct stat st;
+
+	return creds_read(c, metadata_url, out, name, &st);
 }
 
 int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
@@ -578,14 +596,20 @@ int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
 	return rc;
 }
 
-void csms_cache_creds_forget(const struct csms_cache *c, const char *metadata_url)
+void csms_cache_creds_forget(const struct csms_cache *c, const char *metadata_url,
+			     const char *access_key)
 {
+	struct csms_credentials kept;
 	char name[NAME_LEN];
+	struct stat st;
 
 	if (c->dirfd < 0 || !c->writer)
 		return;
-	key_name(name, 'k', metadata_url, "", NULL);
-	(void)unlinkat(c->dirfd, name, 0);
+	/* only the refused keys: another check may have fetched new ones meanwhile */
+	if (creds_read(c, metadata_url, &kept, name, &st) == 0 &&
+	    strcmp(kept.access_key, access_key) == 0)
+		unlink_if_same(c, name, &st);
+	csms_credentials_free(&kept);
 }
 
 int csms_cache_creds_lock(const struct csms_cache *c, const char *metadata_url, bool wait,

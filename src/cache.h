@@ -89,8 +89,10 @@ void csms_outage_clear(struct csms_cache *c);
  */
 int csms_cache_creds_get(const struct csms_cache *c, const char *metadata_url,
 			 struct csms_credentials *out);
-/* Remove them (CSMS refused them); a reader (setuid caller) never does. */
-void csms_cache_creds_forget(const struct csms_cache *c, const char *metadata_url);
+/* Remove them if they are still the keys with access_key (CSMS refused those); a reader
+ * (setuid caller) never does. */
+void csms_cache_creds_forget(const struct csms_cache *c, const char *metadata_url,
+			     const char *access_key);
 /* Replace them atomically, mode 0600; a reader (setuid caller) never writes. */
 int csms_cache_creds_put(const struct csms_cache *c, const char *metadata_url,
 			 const struct csms_credentials *in);

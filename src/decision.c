@@ -530,16 +530,18 @@ static void check_secret(struct check *c, size_t i, struct csms_secret_result *s
 		return;
 	}
 	ask(c, s);
-	if (s->reason == CSMS_REASON_CREDENTIALS_REJECTED) {
-		/* the same credentials sign every request: one refusal is the answer for all, and
+	if (s->reason == CSMS_REASON_CREDENTIALS_REJECTED && s->http == 401) {
+		/* the same credentials sign every request: one 401 is the answer for all, and
 		 * five bad signatures in a row lock an access key. Temporary keys that CSMS
-		 * refuses are dropped from cache_dir, so the next check asks for new ones. */
+		 * refuses are dropped from cache_dir, so the next check asks for new ones. A 403
+		 * may be this secret's alone (IAM can allow some secrets and not others): the
+		 * others are still asked. */
 		c->ready = false;
 		c->is_blocked = true;
 		c->blocked = *s;
 		c->blocked.metadata_json = NULL;
 		if (cfg->auth == CSMS_AUTH_METADATA && !c->secure)
-			csms_cache_creds_forget(&c->cache, cfg->metadata_url);
+			csms_cache_creds_forget(&c->cache, cfg->metadata_url, c->cred.access_key);
 	}
 	/* `wall` dates the answer from before it was asked, so a slow answer never passes for
 	 * newer than one given meanwhile. A setuid caller can stop itself between answer and

@@ -173,6 +173,29 @@ START_TEST(t_fail_open)
 }
 END_TEST
 
+/* A 403 may be one secret's alone (IAM allows some secrets, not others): the next secret is
+ * still asked, and its DISABLED denies under fail_mode=open; a 401 answers for all. */
+START_TEST(t_forbidden_one)
+{
+	char *dir = t_scratch(), *args;
+
+	args = t_conf_args(dir, "fail_mode = open\nsecret = fb-a-%u, fb-b-%u", "");
+	t_states("fb-a-x=forbidden\nfb-b-x=DISABLED\nfb-a-y=unauth\nfb-b-y=DISABLED\n");
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "x", args, T_ACCOUNT, 0).rc, PAM_PERM_DENIED);
+	t_assert_log_field("decided_by", "fb-b-x");
+	ck_assert_int_eq(t_requests_for("fb-b-x"), 1);
+	t_log_reset();
+	ck_assert_int_eq(t_pam("sshd", "y", args, T_ACCOUNT, 0).rc, PAM_IGNORE);
+	t_assert_log_field("decision", "fail_open");
+	t_assert_log_field("reason", "credentials_rejected");
+	ck_assert_int_eq(t_requests_for("fb-b-y"), 0);
+	t_states("");
+	free(args);
+	free(dir);
+}
+END_TEST
+
 /* The fleet kill switch: one shared secret FROZEN keeps everyone out but bypass_users; with
  * cache_ttl it is one entry for every user of the host. */
 START_TEST(t_kill_switch)
@@ -278,6 +301,7 @@ int main(void)
 	tcase_add_loop_test(pairs, t_pair, 0, NKINDS * NKINDS * 2);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, t_fail_open);
+	tcase_add_test(tc, t_forbidden_one);
 	tcase_add_test(tc, t_kill_switch);
 	tcase_add_test(tc, t_group_and_invalid);
 	tcase_add_test(tc, t_eight);
