@@ -206,18 +206,26 @@ int t_requests_total(void)
 	return count;
 }
 
-int t_requests_for(const char *name)
+/* How often needle (freed here) stands in the stand-in's request log. */
+static int log_count(char *needle)
 {
-	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle;
+	char *log = t_slurp(t_env("CSMS_STANDIN_LOG"));
 	int count = 0;
 
-	if (asprintf(&needle, "/secrets/%s\"", name) < 0)
-		abort();
 	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		count++;
 	free(needle);
 	free(log);
 	return count;
+}
+
+int t_requests_for(const char *name)
+{
+	char *needle;
+
+	if (asprintf(&needle, "/secrets/%s\"", name) < 0)
+		abort();
+	return log_count(needle);
 }
 
 char *t_nth_header(const char *name, int n, const char *lname)
@@ -285,16 +293,11 @@ int t_connections_for(const char *const *names)
 
 int t_metadata_calls(const char *path)
 {
-	char *log = t_slurp(t_env("CSMS_STANDIN_LOG")), *needle;
-	int count = 0;
+	char *needle;
 
 	if (asprintf(&needle, "\"path\": \"%s\", \"server\": \"metadata\"", path) < 0)
 		abort();
-	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		count++;
-	free(needle);
-	free(log);
-	return count;
+	return log_count(needle);
 }
 
 char *t_log_field(const char *key)

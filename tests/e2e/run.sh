@@ -613,6 +613,14 @@ logged_pat() {
 }
 loglines() { wc -l <"$syslog"; }
 
+# refused PATTERN CMD...: CMD fails, and a log line written meanwhile has PATTERN
+refused() {
+	local pat=$1 n
+	shift
+	n=$(loglines)
+	! "$@" >/dev/null 2>&1 && logged_pat "$pat" "$n"
+}
+
 # gate WANT DESC SERVICE USER DECISION STATE CMD...: CMD exits 0 (WANT=pass)
 # or non-zero (WANT=fail), and pam_csms logged DECISION for USER on SERVICE
 gate() {
@@ -727,13 +735,9 @@ signed() { tail -n 1 "$root$e2e/requests.jsonl" | grep -q "SDK-HMAC-SHA256 Acces
 check "auth=aksk: the request carried an SDK-HMAC-SHA256 signature and no token" signed
 printf '[credentials]\naccess_key = %s\nsecret_key = not-%s\n' "$ak" "$sk" \
 	>"$root/etc/security/pam_csms.credentials"
-n=$(loglines)
-if ! R su -s /bin/true alice >/dev/null 2>&1 &&
-	logged_pat "decision=unavailable reason=credentials_rejected user=alice service=su" "$n"; then
-	ok "auth=aksk with a wrong secret key: su to alice is refused, reason=credentials_rejected"
-else
-	not_ok "auth=aksk with a wrong secret key: su to alice is refused, reason=credentials_rejected"
-fi
+check "auth=aksk with a wrong secret key: su to alice is refused, reason=credentials_rejected" \
+	refused "decision=unavailable reason=credentials_rejected user=alice service=su" \
+	R su -s /bin/true alice
 no_sk() { ! grep -qF -- "$sk" "$syslog"; }
 check "the secret key appears in no log line" no_sk
 cp "$work/pam_csms.conf.token" "$root/etc/security/pam_csms.conf"
@@ -742,13 +746,8 @@ no_token() { ! grep -qF -- "$token" "$syslog"; }
 # (e) CSMS cannot answer: the installed module fails closed.
 kill -TERM "$standin_pid" 2>/dev/null
 wait "$standin_pid" 2>/dev/null
-n=$(loglines)
-if ! R su -s /bin/true alice >/dev/null 2>&1 &&
-	logged_pat "decision=unavailable reason=network user=alice service=su" "$n"; then
-	ok "with the CSMS stand-in stopped, su to alice (ENABLED) is refused: decision=unavailable (fail closed)"
-else
-	not_ok "with the CSMS stand-in stopped, su to alice (ENABLED) is refused: decision=unavailable (fail closed)"
-fi
+check "with the CSMS stand-in stopped, su to alice (ENABLED) is refused: decision=unavailable (fail closed)" \
+	refused "decision=unavailable reason=network user=alice service=su" R su -s /bin/true alice
 
 check "the token appears in no log line" no_token
 note "pam_csms decisions logged:"
